@@ -1,0 +1,1 @@
+"""Nexus: an office job platform on Streamlit, Celery and Redis."""

@@ -1,0 +1,31 @@
+"""The two kinds of failure every task can raise.
+
+Pure code (app/office, app/ai, app/mail, app/reports) raises these; the task base class decides
+from the kind alone whether a job retries. The message is shown to the user, so it must be a
+sentence a person understands.
+"""
+
+from __future__ import annotations
+
+
+class JobError(Exception):
+    """A failure whose message is meant for the user."""
+
+
+class PermanentError(JobError):
+    """Retrying cannot help: bad input, a refused credential, a 5xx answer from a mail server."""
+
+
+class TransientError(JobError):
+    """Retrying may help: a refused connection, a 429, a timeout.
+
+    `retry_after` (seconds) is honoured when the peer said how long to wait.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobCancelled(JobError):
+    """The user cancelled the job while it was running."""

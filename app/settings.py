@@ -1,0 +1,128 @@
+"""The one settings object: environment variables and `.env`, nothing else reads os.environ.
+
+Secrets are `SecretStr`: printing, logging or serialising the object shows `**********`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+QUEUES: tuple[str, ...] = ("email", "files", "ai", "reports", "maintenance")
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform, with a default that works on a fresh machine."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Redis and Celery
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str | None = Field(default=None, description="Defaults to REDIS_URL.")
+    visibility_timeout: int = Field(default=7200, ge=10)
+    result_expires: int = Field(default=86400, ge=60)
+    registry_prefix: str = "nexus"
+
+    # Files and storage
+    var_dir: Path = PROJECT_ROOT / "var"
+    storage_dir: Path = PROJECT_ROOT / "var" / "storage"
+    max_upload_mb: int = Field(default=100, ge=1)
+    max_inflated_mb: int = Field(default=200, ge=1)
+    retention_days: int = Field(default=30, ge=1)
+    default_owner: str = "local"
+
+    # Email
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = 30.0
+    smtp_ca_file: Path | None = None
+    mail_from: str = "Nexus <nexus@localhost>"
+    email_rate_per_minute: int = Field(default=600, ge=1)
+    email_max_recipients: int = Field(default=100, ge=1)
+    email_max_attachment_mb: int = Field(default=25, ge=1)
+
+    # AI
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4.1-mini"
+    ai_timeout: float = 120.0
+    ai_requests_per_minute: int = Field(default=50, ge=1)
+    ai_tokens_per_minute: int = Field(default=100_000, ge=1)
+    ai_context_tokens: int = Field(default=100_000, ge=1000)
+    ai_max_output_tokens: int = Field(default=4096, ge=64)
+    # What the AI page offers in its model picker; the *_model above is the default.
+    anthropic_models: list[str] = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
+    openai_models: list[str] = ["gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o"]
+    # USD per million tokens: model -> [input, output]
+    ai_prices: dict[str, tuple[float, float]] = {
+        "claude-sonnet-4-5": (3.0, 15.0),
+        "claude-haiku-4-5": (1.0, 5.0),
+        "claude-opus-4-1": (15.0, 75.0),
+        "gpt-4.1": (2.0, 8.0),
+        "gpt-4.1-mini": (0.4, 1.6),
+        "gpt-4o": (2.5, 10.0),
+        "gpt-4o-mini": (0.15, 0.6),
+    }
+
+    # Flower and metrics
+    flower_user: str = "admin"
+    flower_password: SecretStr | None = None
+    flower_port: int = 5555
+    flower_url: str = "http://127.0.0.1:5555"
+    metrics_port: int = 9808
+
+    # Streamlit
+    streamlit_port: int = 8501
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis_url
+
+    @property
+    def backend_url(self) -> str:
+        return self.result_backend or self.redis_url
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_inflated_bytes(self) -> int:
+        return self.max_inflated_mb * 1024 * 1024
+
+    @property
+    def ai_provider_configured(self) -> bool:
+        return bool(self.anthropic_api_key or self.openai_api_key or self.openai_base_url)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit for a page or a log line."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}****@{host}"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

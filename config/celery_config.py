@@ -1,0 +1,141 @@
+"""The Celery app: queues, routes, reliability settings and the beat schedule.
+
+`celery -A config.celery_config worker -Q files` starts a worker for one queue.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from pathlib import Path
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from app.settings import QUEUES, get_settings
+
+TASKS_PACKAGE = "app.tasks"
+PRIORITY_STEPS = list(range(10))
+DEFAULT_PRIORITY = 5
+
+# Hard time limits in seconds; the soft limit fires a little earlier so a task can clean up.
+HARD_TIME_LIMITS: dict[str, int] = {
+    "email": 1800,
+    "files": 900,
+    "ai": 600,
+    "reports": 1800,
+    "maintenance": 600,
+}
+
+
+def time_limits(queue: str, visibility_timeout: int) -> tuple[int, int]:
+    """(soft, hard) limits for a queue, always inside the visibility timeout.
+
+    A task still running when the visibility timeout passes is handed to a second worker, so the
+    hard limit is clamped below it whatever the settings say.
+    """
+    hard = min(HARD_TIME_LIMITS[queue], int(visibility_timeout * 0.9))
+    soft = hard - max(2, hard // 30)
+    return soft, hard
+
+
+class QueueTimeLimits:
+    """A task annotation giving each task the time limits of the queue its module routes to."""
+
+    def __init__(self, visibility_timeout: int) -> None:
+        self.visibility_timeout = visibility_timeout
+
+    def annotate(self, task) -> dict | None:
+        queue = queue_for_module(task.name.rsplit(".", 1)[0])
+        if queue is None:
+            return None
+        soft, hard = time_limits(queue, self.visibility_timeout)
+        return {"soft_time_limit": soft, "time_limit": hard}
+
+
+def task_modules() -> list[str]:
+    """Every module in app/tasks that defines tasks: a new queue's module needs no registration."""
+    folder = Path(__file__).resolve().parent.parent / "app" / "tasks"
+    return sorted(
+        f"{TASKS_PACKAGE}.{info.name}"
+        for info in pkgutil.iter_modules([str(folder)])
+        if info.name.endswith("_tasks") or info.name == "diagnostics"
+    )
+
+
+def queue_for_module(module: str) -> str | None:
+    """The queue a task module's tasks run on: app.tasks.file_tasks -> files."""
+    short = module.rsplit(".", 1)[-1]
+    table = {
+        "email_tasks": "email",
+        "file_tasks": "files",
+        "ai_tasks": "ai",
+        "report_tasks": "reports",
+        "maintenance_tasks": "maintenance",
+        "diagnostics": "maintenance",
+    }
+    return table.get(short)
+
+
+def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict | None:
+    """Route by module; Celery's own canvas tasks go to maintenance, which always has a worker."""
+    module = name.rsplit(".", 1)[0]
+    queue = queue_for_module(module)
+    if queue is None and name.startswith("celery."):
+        queue = "maintenance"
+    return {"queue": queue} if queue else None
+
+
+def _queues() -> list[Queue]:
+    return [
+        Queue(name, Exchange(name, type="direct"), routing_key=name, queue_arguments={})
+        for name in QUEUES
+    ]
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("nexus", broker=settings.broker_url, backend=settings.backend_url)
+    app.conf.update(
+        include=task_modules(),
+        task_queues=_queues(),
+        task_default_queue="maintenance",
+        task_routes=(route_task,),
+        task_create_missing_queues=False,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_track_started=True,
+        task_default_priority=DEFAULT_PRIORITY,
+        task_inherit_parent_priority=True,
+        task_annotations=[QueueTimeLimits(settings.visibility_timeout)],
+        result_extended=True,
+        result_expires=settings.result_expires,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "priority_steps": PRIORITY_STEPS,
+            "queue_order_strategy": "priority",
+        },
+        result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        beat_scheduler="redbeat.RedBeatScheduler",
+        redbeat_redis_url=settings.redis_url,
+        redbeat_key_prefix=f"{settings.registry_prefix}:redbeat",
+        redbeat_lock_timeout=300,
+        beat_max_loop_interval=5,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return app
+
+
+celery_app = make_celery()
+
+# Connected wherever the app loads: publishers record new jobs, workers record the rest.
+from app.tasks import presence, recording  # noqa: E402,F401
