@@ -1,0 +1,187 @@
+"""What the cluster is doing: queue lengths, workers, round trips, queue-length history.
+
+Queue lengths count every priority sub-list kombu keeps (`files`, `files\\x06\\x161`, ...): the
+length of the bare list alone misses every message sent with a priority other than 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from app import jobs
+from app.connection import get_redis
+from app.settings import QUEUES, get_settings
+from app.tasks.presence import HEARTBEAT_INTERVAL, worker_key, workers_key
+from config.celery_config import PRIORITY_STEPS, celery_app
+
+OFFLINE_AFTER = HEARTBEAT_INTERVAL * 5
+WORKER_COMMANDS = {queue: f"./celery_worker.sh start {queue}" for queue in QUEUES}
+
+
+@dataclass
+class Worker:
+    """A worker as its last heartbeat described it."""
+
+    hostname: str
+    queues: list[str]
+    pool: str
+    concurrency: int
+    active: int
+    reserved: int
+    scheduled: int
+    processed: int
+    load: list[float]
+    heartbeat: float
+    pid: int
+
+    @property
+    def age(self) -> float:
+        return max(0.0, time.time() - self.heartbeat)
+
+    @property
+    def online(self) -> bool:
+        return self.age < OFFLINE_AFTER
+
+
+@dataclass
+class QueueStats:
+    name: str
+    length: int
+    by_priority: dict[int, int] = field(default_factory=dict)
+    consumers: int = 0
+    reserved: int = 0
+    scheduled: int = 0
+
+
+def priority_list_names(queue: str) -> list[str]:
+    """The Redis lists kombu keeps for one queue, one per priority step."""
+    sep = celery_app.conf.broker_transport_options.get("sep", "\x06\x16")
+    return [queue if step == 0 else f"{queue}{sep}{step}" for step in PRIORITY_STEPS]
+
+
+def redis_ok() -> tuple[bool, str]:
+    """Whether Redis answers, with a sentence for the page."""
+    try:
+        get_redis().ping()
+    except redis.RedisError as exc:
+        return False, f"Redis is not reachable: {exc}"
+    return True, "Redis is reachable."
+
+
+def queue_lengths() -> dict[str, int]:
+    return {name: stats.length for name, stats in queue_stats().items()}
+
+
+def queue_stats() -> dict[str, QueueStats]:
+    """Messages waiting in each queue (all priorities), with consumers from worker heartbeats."""
+    client = get_redis()
+    with client.pipeline(transaction=False) as pipe:
+        for queue in QUEUES:
+            for name in priority_list_names(queue):
+                pipe.llen(name)
+        counts = pipe.execute()
+    stats: dict[str, QueueStats] = {}
+    steps = len(PRIORITY_STEPS)
+    for index, queue in enumerate(QUEUES):
+        row = counts[index * steps:(index + 1) * steps]
+        by_priority = {step: n for step, n in zip(PRIORITY_STEPS, row) if n}
+        stats[queue] = QueueStats(queue, sum(row), by_priority)
+    for worker in workers():
+        if not worker.online:
+            continue
+        for queue in worker.queues:
+            if queue in stats:
+                stats[queue].consumers += 1
+                stats[queue].reserved += worker.reserved
+                stats[queue].scheduled += worker.scheduled
+    return stats
+
+
+def workers() -> list[Worker]:
+    """Every worker seen in the last minute, newest heartbeat first."""
+    client = get_redis()
+    names = client.zrevrange(workers_key(), 0, -1)
+    with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(worker_key(name))
+        rows = pipe.execute()
+    found = [_worker(row) for row in rows if row]
+    gone = [name for name, row in zip(names, rows) if not row]
+    if gone:
+        client.zrem(workers_key(), *gone)
+    return found
+
+
+def _worker(row: dict[str, str]) -> Worker:
+    return Worker(
+        hostname=row["hostname"],
+        queues=json.loads(row.get("queues", "[]")),
+        pool=row.get("pool", ""),
+        concurrency=int(row.get("concurrency", 0)),
+        active=int(row.get("active", 0)),
+        reserved=int(row.get("reserved", 0)),
+        scheduled=int(row.get("scheduled", 0)),
+        processed=int(row.get("processed", 0)),
+        load=json.loads(row.get("load", "[]")),
+        heartbeat=float(row.get("heartbeat", 0)),
+        pid=int(row.get("pid", 0)),
+    )
+
+
+def queues_without_workers() -> list[str]:
+    served = {q for w in workers() if w.online for q in w.queues}
+    return [queue for queue in QUEUES if queue not in served]
+
+
+def ping(queue: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Send the diagnostic ping through `queue` and time the round trip."""
+    if queue not in QUEUES:
+        raise ValueError(f"There is no queue called {queue}.")
+    started = time.perf_counter()
+    job_id = jobs.new_job_id()
+    jobs.tasks_by_kind()["ping"].apply_async(
+        kwargs={"sent_at": time.time()}, task_id=job_id, queue=queue, priority=0
+    )
+    try:
+        record = jobs.wait(job_id, timeout=timeout)
+    except TimeoutError:
+        return {"queue": queue, "ok": False, "job_id": job_id,
+                "message": f"No worker answered on {queue} within {timeout:g} s."}
+    elapsed = time.perf_counter() - started
+    return {
+        "queue": queue,
+        "ok": record["state"] == "SUCCESS",
+        "job_id": job_id,
+        "round_trip_ms": round(elapsed * 1000, 1),
+        "worker": (record.get("result") or {}).get("worker"),
+        "message": record.get("error") or "",
+    }
+
+
+def history_key() -> str:
+    return f"{get_settings().registry_prefix}:queue_samples"
+
+
+def record_sample(now: float | None = None, keep_days: int | None = None) -> dict[str, int]:
+    """Store one sample of every queue's length; samples older than `keep_days` are dropped."""
+    now = now or time.time()
+    lengths = queue_lengths()
+    keep = (keep_days or get_settings().retention_days) * 86400
+    client = get_redis()
+    with client.pipeline(transaction=True) as pipe:
+        pipe.zadd(history_key(), {json.dumps({"t": now, **lengths}): now})
+        pipe.zremrangebyscore(history_key(), "-inf", now - keep)
+        pipe.execute()
+    return lengths
+
+
+def history(since_seconds: float, now: float | None = None) -> list[dict[str, float]]:
+    """Queue-length samples of the last `since_seconds`, oldest first."""
+    now = now or time.time()
+    rows = get_redis().zrangebyscore(history_key(), now - since_seconds, now)
+    return [json.loads(row) for row in rows]

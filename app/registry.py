@@ -1,0 +1,393 @@
+"""Job records in Redis, in the manner of python-rq's registries.
+
+One hash per job holds the record. Sorted sets scored by submission time index the jobs (all,
+per state, queue, kind and owner), so a page of jobs is one range read, never a scan. Every
+multi-key change runs in one MULTI/EXEC or Lua script so it lands whole.
+
+The registry is the history the monitor shows: it outlives Celery's result_expires, and
+`trim` applies the retention.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+STATES = ("QUEUED", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
+TERMINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+JSON_FIELDS = ("params", "progress", "result", "outputs", "headers")
+INT_FIELDS = ("retries", "priority")
+FLOAT_FIELDS = ("submitted_at", "started_at", "finished_at", "updated_at")
+MAX_RESULT_BYTES = 64 * 1024
+MAX_TEXT_SCAN = 5000
+INTERSECTION_TTL = 3
+
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|auth", re.IGNORECASE)
+_MAX_PARAM_CHARS = 300
+
+# Moves a job to a new state unless it has already finished: a late STARTED or PROGRESS from a
+# slow worker must never overwrite SUCCESS, and a cancelled job stays cancelled.
+_TRANSITION = """
+local job = KEYS[1]
+local current = redis.call('HGET', job, 'state')
+if not current then return 0 end
+local new = ARGV[1]
+local force = ARGV[2] == '1'
+if not force and (current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED') then
+  return 0
+end
+local score = redis.call('HGET', job, 'submitted_at')
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
+redis.call('ZADD', KEYS[1 + tonumber(ARGV[4])], score, ARGV[3])
+redis.call('HSET', job, 'state', new)
+for i = 5, #ARGV, 2 do redis.call('HSET', job, ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+@dataclass
+class Page:
+    """One page of jobs, newest first; `total` is None when only a bounded scan was made."""
+
+    jobs: list[dict]
+    total: int | None
+    offset: int
+    limit: int
+    scanned: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_more(self) -> bool:
+        if self.total is None:
+            return len(self.jobs) == self.limit
+        return self.offset + len(self.jobs) < self.total
+
+
+def summarize_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The params fit for display: secrets redacted, long strings and lists shortened."""
+    return {key: _summarize(key, value) for key, value in (params or {}).items()}
+
+
+def strip_secrets(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The params with every secret-looking key removed, kept for retries."""
+    return {k: v for k, v in (params or {}).items() if not _SECRET_KEY.search(k)}
+
+
+def _summarize(key: str, value: Any) -> Any:
+    if _SECRET_KEY.search(key) and value not in (None, ""):
+        return "********"
+    if isinstance(value, str) and len(value) > _MAX_PARAM_CHARS:
+        return f"{value[:_MAX_PARAM_CHARS]}… ({len(value):,} characters)"
+    if isinstance(value, dict):
+        if "path" in value and "name" in value:
+            return {k: value[k] for k in ("name", "type", "size") if k in value}
+        return {k: _summarize(k, v) for k, v in list(value.items())[:50]}
+    if isinstance(value, list):
+        head = [_summarize(key, v) for v in value[:20]]
+        return [*head, f"… {len(value) - 20} more"] if len(value) > 20 else head
+    return value
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _clip_result(result: Any) -> Any:
+    encoded = _encode(result)
+    if len(encoded) <= MAX_RESULT_BYTES:
+        return result
+    return {"note": "The result was too large to keep in full.", "preview": encoded[:4000]}
+
+
+class Registry:
+    """Job records and their indexes, under one key prefix in one Redis database."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "nexus") -> None:
+        self.redis = client
+        self.prefix = prefix
+        self._transition = client.register_script(_TRANSITION)
+
+    # keys -------------------------------------------------------------------------------
+
+    def job_key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def kwargs_key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:kwargs"
+
+    def children_key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:children"
+
+    def index_key(self, dimension: str, value: str | None = None) -> str:
+        return f"{self.prefix}:idx:{dimension}" + (f":{value}" if value is not None else "")
+
+    @property
+    def dead_letters_key(self) -> str:
+        return f"{self.prefix}:deadletters"
+
+    def _state_keys(self) -> list[str]:
+        return [self.index_key("state", s) for s in STATES]
+
+    # writing ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        job_id: str,
+        *,
+        kind: str,
+        name: str,
+        queue: str,
+        owner: str,
+        params: dict[str, Any] | None = None,
+        priority: int | None = None,
+        parent: str | None = None,
+        retry_of: str | None = None,
+        eta: float | None = None,
+        submitted_at: float | None = None,
+    ) -> bool:
+        """Record a newly published job; a job that already has a record is left alone."""
+        key = self.job_key(job_id)
+        now = submitted_at or time.time()
+        record = {
+            "id": job_id,
+            "kind": kind,
+            "name": name,
+            "queue": queue,
+            "owner": owner,
+            "state": "QUEUED",
+            "params": _encode(summarize_params(params)),
+            "progress": _encode({"current": 0, "total": 0, "message": ""}),
+            "priority": "" if priority is None else str(priority),
+            "submitted_at": repr(now),
+            "updated_at": repr(now),
+            "retries": "0",
+            "parent": parent or "",
+            "retry_of": retry_of or "",
+            "eta": "" if eta is None else repr(eta),
+        }
+        if not self.redis.hsetnx(key, "id", job_id):
+            return False
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=record)
+            pipe.set(self.kwargs_key(job_id), _encode(strip_secrets(params)))
+            pipe.zadd(self.index_key("all"), {job_id: now})
+            pipe.zadd(self.index_key("state", "QUEUED"), {job_id: now})
+            pipe.zadd(self.index_key("queue", queue), {job_id: now})
+            pipe.zadd(self.index_key("kind", kind), {job_id: now})
+            pipe.zadd(self.index_key("owner", owner), {job_id: now})
+            if parent:
+                pipe.zadd(self.children_key(parent), {job_id: now})
+            if retry_of:
+                pipe.hset(self.job_key(retry_of), "retried_by", job_id)
+            pipe.execute()
+        return True
+
+    def transition(self, job_id: str, state: str, force: bool = False, **fields: Any) -> bool:
+        """Move a job to `state` and set `fields`; finished jobs only move when forced."""
+        if state not in STATES:
+            raise ValueError(f"unknown state {state}")
+        fields.setdefault("updated_at", time.time())
+        args: list[Any] = [state, "1" if force else "0", job_id, STATES.index(state) + 1]
+        for name, value in fields.items():
+            args.extend([name, self._field(name, value)])
+        keys = [self.job_key(job_id), *self._state_keys()]
+        return bool(self._transition(keys=keys, args=args))
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set fields of an existing record without changing its state."""
+        if not self.redis.exists(self.job_key(job_id)):
+            return
+        self.redis.hset(
+            self.job_key(job_id), mapping={k: self._field(k, v) for k, v in fields.items()}
+        )
+
+    def set_progress(self, job_id: str, current: int, total: int, message: str = "") -> bool:
+        progress = {"current": current, "total": total, "message": message}
+        return self.transition(job_id, "PROGRESS", progress=progress)
+
+    def add_dead_letter(self, job_id: str, when: float | None = None) -> None:
+        self.redis.zadd(self.dead_letters_key, {job_id: when or time.time()})
+
+    def remove_dead_letter(self, job_id: str) -> None:
+        self.redis.zrem(self.dead_letters_key, job_id)
+
+    def delete(self, job_ids: Iterable[str]) -> int:
+        """Remove records and every index entry pointing at them."""
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self.job_key(job_id), "queue", "kind", "owner", "parent")
+            rows = pipe.execute()
+        with self.redis.pipeline(transaction=True) as pipe:
+            for job_id, (queue, kind, owner, parent) in zip(ids, rows):
+                pipe.delete(
+                    self.job_key(job_id), self.kwargs_key(job_id), self.children_key(job_id)
+                )
+                pipe.zrem(self.index_key("all"), job_id)
+                pipe.zrem(self.dead_letters_key, job_id)
+                for state_key in self._state_keys():
+                    pipe.zrem(state_key, job_id)
+                for dimension, value in (("queue", queue), ("kind", kind), ("owner", owner)):
+                    if value:
+                        pipe.zrem(self.index_key(dimension, value), job_id)
+                if parent:
+                    pipe.zrem(self.children_key(parent), job_id)
+            pipe.execute()
+        return len(ids)
+
+    def trim(self, older_than: float, batch: int = 500) -> int:
+        """Delete finished jobs submitted before `older_than`; returns how many went."""
+        removed = 0
+        while True:
+            ids = self.redis.zrangebyscore(
+                self.index_key("all"), "-inf", older_than, start=0, num=batch
+            )
+            if not ids:
+                return removed
+            states = self.redis.pipeline(transaction=False)
+            for job_id in ids:
+                states.hget(self.job_key(job_id), "state")
+            finished = [j for j, s in zip(ids, states.execute()) if s in TERMINAL or s is None]
+            removed += self.delete(finished)
+            if len(finished) < len(ids):
+                return removed
+
+    def _field(self, name: str, value: Any) -> str:
+        if name in JSON_FIELDS:
+            return _encode(_clip_result(value) if name == "result" else value)
+        if value is None:
+            return ""
+        return repr(value) if isinstance(value, float) else str(value)
+
+    # reading ----------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """One job's record, or None when there is no such job."""
+        raw = self.redis.hgetall(self.job_key(job_id))
+        if not raw:
+            return None
+        record = self._decode(raw)
+        record["children"] = self.redis.zrange(self.children_key(job_id), 0, -1)
+        return record
+
+    def kwargs(self, job_id: str) -> dict[str, Any]:
+        raw = self.redis.get(self.kwargs_key(job_id))
+        return json.loads(raw) if raw else {}
+
+    def state(self, job_id: str) -> str | None:
+        return self.redis.hget(self.job_key(job_id), "state")
+
+    def get_many(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(self.job_key(job_id))
+            rows = pipe.execute()
+        return [self._decode(raw) for raw in rows if raw]
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        queue: str | None = None,
+        kind: str | None = None,
+        owner: str | None = None,
+        text: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page:
+        """A page of jobs, newest first, matching every filter given."""
+        index = self._index_for(state=state, queue=queue, kind=kind, owner=owner)
+        if text:
+            return self._search(index, text.casefold(), offset, limit)
+        ids = self.redis.zrevrange(index, offset, offset + limit - 1)
+        return Page(self.get_many(ids), self.redis.zcard(index), offset, limit, len(ids))
+
+    def count_since(self, since: float) -> dict[str, int]:
+        """How many jobs submitted since `since` are in each state."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for state_key in self._state_keys():
+                pipe.zcount(state_key, since, "+inf")
+            counts = pipe.execute()
+        return dict(zip(STATES, counts))
+
+    def children(self, job_id: str) -> list[dict[str, Any]]:
+        return self.get_many(self.redis.zrange(self.children_key(job_id), 0, -1))
+
+    def dead_letters(self, offset: int = 0, limit: int = 50) -> Page:
+        ids = self.redis.zrevrange(self.dead_letters_key, offset, offset + limit - 1)
+        total = self.redis.zcard(self.dead_letters_key)
+        return Page(self.get_many(ids), total, offset, limit, len(ids))
+
+    def dead_letters_before(self, when: float) -> list[str]:
+        return self.redis.zrangebyscore(self.dead_letters_key, "-inf", when)
+
+    def ids_between(self, start: float, end: float) -> list[str]:
+        return self.redis.zrangebyscore(self.index_key("all"), start, end)
+
+    def _index_for(self, **filters: str | None) -> str:
+        keys = [self.index_key(dim, value) for dim, value in filters.items() if value]
+        if not keys:
+            return self.index_key("all")
+        if len(keys) == 1:
+            return keys[0]
+        # Several filters: intersect once in Redis and keep the result briefly for the next page.
+        target = self.index_key("tmp", "&".join(sorted(keys)))
+        if not self.redis.exists(target):
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zinterstore(target, keys, aggregate="MAX")
+                pipe.expire(target, INTERSECTION_TTL)
+                pipe.execute()
+        return target
+
+    def _search(self, index: str, needle: str, offset: int, limit: int) -> Page:
+        """Text search over the newest MAX_TEXT_SCAN jobs of the index; bounded by design."""
+        matches: list[dict[str, Any]] = []
+        skipped = scanned = 0
+        batch = 200
+        while scanned < MAX_TEXT_SCAN and len(matches) < limit:
+            ids = self.redis.zrevrange(index, scanned, scanned + batch - 1)
+            if not ids:
+                break
+            scanned += len(ids)
+            with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hmget(self.job_key(job_id), "id", "kind", "name", "params", "error")
+                rows = pipe.execute()
+            for job_id, row in zip(ids, rows):
+                if needle not in " ".join(v for v in row if v).casefold():
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                matches.append(job_id)
+                if len(matches) == limit:
+                    break
+        notes = []
+        if scanned >= MAX_TEXT_SCAN:
+            notes.append(f"Text search looked at the newest {MAX_TEXT_SCAN:,} matching jobs.")
+        return Page(self.get_many(matches), None, offset, limit, scanned, notes)
+
+    @staticmethod
+    def _decode(raw: dict[str, str]) -> dict[str, Any]:
+        record: dict[str, Any] = dict(raw)
+        for name in JSON_FIELDS:
+            if record.get(name):
+                record[name] = json.loads(record[name])
+        for name in INT_FIELDS:
+            record[name] = int(record[name]) if record.get(name) else None
+        for name in FLOAT_FIELDS:
+            record[name] = float(record[name]) if record.get(name) else None
+        record["retries"] = record["retries"] or 0
+        for name in ("parent", "retry_of", "retried_by", "error", "traceback", "eta"):
+            record[name] = record.get(name) or None
+        record.setdefault("outputs", [])
+        record.setdefault("result", None)
+        return record

@@ -1,0 +1,85 @@
+"""Worker presence: each worker writes a heartbeat record to Redis every few seconds.
+
+The monitor reads these records instead of broadcasting `inspect` calls, so a page render costs
+one small pipeline whatever the workers are doing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from celery import signals
+from celery.worker import state as worker_state
+from celery.worker.control import _iter_schedule_requests
+
+from app.connection import get_redis
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL = 2.0
+RECORD_TTL = 60
+
+
+def workers_key() -> str:
+    return f"{get_settings().registry_prefix}:workers"
+
+
+def worker_key(hostname: str) -> str:
+    return f"{get_settings().registry_prefix}:worker:{hostname}"
+
+
+def _snapshot(consumer: Any) -> dict[str, str]:
+    controller = consumer.controller
+    queues = sorted(q.name for q in consumer.task_consumer.queues) if consumer.task_consumer else []
+    pool = getattr(controller, "pool_cls", None)
+    pool_name = getattr(pool, "__module__", str(pool)).rsplit(".", 1)[-1]
+    scheduled = sum(1 for _ in _iter_schedule_requests(consumer.timer))
+    return {
+        "hostname": consumer.hostname,
+        "pid": str(os.getpid()),
+        "queues": json.dumps(queues),
+        "pool": pool_name,
+        "concurrency": str(controller.concurrency),
+        "active": str(len(worker_state.active_requests)),
+        "reserved": str(len(worker_state.reserved_requests)),
+        "scheduled": str(scheduled),
+        "processed": str(sum(worker_state.total_count.values())),
+        "load": json.dumps([round(x, 2) for x in os.getloadavg()]),
+        "heartbeat": repr(time.time()),
+    }
+
+
+def beat(consumer: Any) -> None:
+    """Write this worker's presence record; errors are logged, never raised."""
+    try:
+        snapshot = _snapshot(consumer)
+        key = worker_key(consumer.hostname)
+        with get_redis().pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=snapshot)
+            pipe.expire(key, RECORD_TTL)
+            pipe.zadd(workers_key(), {consumer.hostname: time.time()})
+            pipe.execute()
+    except Exception:
+        log.exception("Could not write the worker heartbeat")
+
+
+@signals.worker_ready.connect
+def start_heartbeats(sender: Any = None, **_: Any) -> None:
+    beat(sender)
+    sender.timer.call_repeatedly(HEARTBEAT_INTERVAL, beat, (sender,), priority=10)
+
+
+@signals.worker_shutdown.connect
+def stop_heartbeats(sender: Any = None, **_: Any) -> None:
+    try:
+        with get_redis().pipeline(transaction=True) as pipe:
+            pipe.delete(worker_key(sender.hostname))
+            pipe.zrem(workers_key(), sender.hostname)
+            pipe.execute()
+    except Exception:
+        log.exception("Could not remove the worker heartbeat")

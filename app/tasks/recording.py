@@ -1,0 +1,167 @@
+"""Celery signal handlers that keep every job's record in the registry right.
+
+Publishing creates the record (from the UI, beat, a chord or a parent task alike); the worker
+moves it through STARTED, RETRY and a final state. Handlers never raise: a registry hiccup must
+not fail the work it describes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from celery import signals
+from celery.exceptions import TimeLimitExceeded, WorkerLostError
+
+from app import storage
+from app.connection import get_registry
+from app.errors import JobCancelled, JobError
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+TASK_PREFIX = "app.tasks."
+OWNER_HEADER = "nexus_owner"
+RETRY_OF_HEADER = "nexus_retry_of"
+
+
+def is_job(name: str | None) -> bool:
+    return bool(name) and name.startswith(TASK_PREFIX)
+
+
+def kind_of(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def error_text(exc: BaseException) -> str:
+    """The sentence a user sees for a failure."""
+    if isinstance(exc, JobError):
+        return str(exc)
+    if isinstance(exc, TimeLimitExceeded):
+        return f"The job ran past its hard time limit ({exc}) and was stopped."
+    if isinstance(exc, WorkerLostError):
+        return "The worker running this job stopped unexpectedly."
+    detail = str(exc) or "no details"
+    return f"Unexpected error ({type(exc).__name__}): {detail}"
+
+
+def _safely(handler):
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            handler(*args, **kwargs)
+        except Exception:
+            log.exception("Could not update the job registry in %s", handler.__name__)
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+@signals.before_task_publish.connect
+@_safely
+def record_published(sender=None, body=None, headers=None, routing_key=None, properties=None,
+                     **_: Any) -> None:
+    if not is_job(sender) or not headers:
+        return
+    kwargs = body[1] if isinstance(body, (list, tuple)) and len(body) > 1 else {}
+    parent = headers.get("parent_id") or None
+    registry = get_registry()
+    owner = headers.get(OWNER_HEADER)
+    if not owner and parent:
+        owner = registry.redis.hget(registry.job_key(parent), "owner")
+    eta = headers.get("eta")
+    registry.create(
+        headers["id"],
+        kind=kind_of(sender),
+        name=sender,
+        queue=routing_key or "",
+        owner=owner or get_settings().default_owner,
+        params=kwargs,
+        priority=(properties or {}).get("priority"),
+        parent=parent,
+        retry_of=headers.get(RETRY_OF_HEADER),
+        eta=_epoch(eta) if eta else None,
+    )
+
+
+@signals.task_prerun.connect
+@_safely
+def record_started(sender=None, task_id=None, task=None, **_: Any) -> None:
+    if not is_job(getattr(sender, "name", None)):
+        return
+    request = task.request
+    get_registry().transition(
+        task_id,
+        "STARTED",
+        started_at=time.time(),
+        retries=request.retries or 0,
+        worker=request.hostname or "",
+    )
+
+
+@signals.task_retry.connect
+@_safely
+def record_retry(sender=None, request=None, reason=None, **_: Any) -> None:
+    if not is_job(getattr(sender, "name", None)):
+        return
+    get_registry().transition(
+        request.id,
+        "RETRY",
+        retries=(request.retries or 0) + 1,
+        error=error_text(reason.exc if hasattr(reason, "exc") and reason.exc else reason),
+    )
+
+
+@signals.task_success.connect
+@_safely
+def record_success(sender=None, result=None, **_: Any) -> None:
+    if not is_job(getattr(sender, "name", None)):
+        return
+    job_id = sender.request.id
+    get_registry().transition(
+        job_id,
+        "SUCCESS",
+        finished_at=time.time(),
+        result=result,
+        outputs=storage.list_outputs(job_id),
+        error=None,
+    )
+
+
+@signals.task_failure.connect
+@_safely
+def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: Any) -> None:
+    if not is_job(getattr(sender, "name", None)):
+        return
+    if isinstance(exception, JobCancelled):
+        return
+    registry = get_registry()
+    moved = registry.transition(
+        task_id,
+        "FAILURE",
+        finished_at=time.time(),
+        error=error_text(exception),
+        traceback=str(einfo.traceback) if einfo else "",
+        outputs=storage.list_outputs(task_id),
+    )
+    if moved:
+        registry.add_dead_letter(task_id)
+
+
+@signals.task_revoked.connect
+@_safely
+def record_revoked(sender=None, request=None, terminated=None, expired=None, **_: Any) -> None:
+    if not is_job(getattr(sender, "name", None)):
+        return
+    message = "The job expired before it ran." if expired else "Cancelled by the user."
+    get_registry().transition(
+        request.id, "REVOKED", finished_at=time.time(), error=message
+    )
+
+
+def _epoch(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
