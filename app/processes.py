@@ -1,0 +1,124 @@
+"""The command lines of every long-running process, in one place.
+
+`make run` (app/run.py) and `celery_worker.sh` both start processes from these, so a worker
+started either way reads the same queues with the same pool.
+
+    python -m app.processes worker files     # prints the command for the files worker
+    python -m app.processes names            # prints every process name
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+
+from app.settings import QUEUES, get_settings
+
+APP = "config.celery_config"
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    pool: str
+    concurrency: int
+
+
+def worker_plans() -> dict[str, WorkerPlan]:
+    """Pool and concurrency per queue: CPU-bound work on processes, I/O-bound on threads."""
+    cpus = os.cpu_count() or 2
+    return {
+        "files": WorkerPlan("prefork", max(2, cpus)),
+        "reports": WorkerPlan("prefork", 2),
+        "email": WorkerPlan("threads", 8),
+        "ai": WorkerPlan("threads", 8),
+        "maintenance": WorkerPlan("prefork", 1),
+    }
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def worker_command(queue: str) -> list[str]:
+    settings = get_settings()
+    plan = worker_plans()[queue]
+    state_dir = settings.var_dir / "state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        _python(), "-m", "celery", "-A", APP, "worker",
+        "-Q", queue,
+        "-n", f"{queue}@%h",
+        "-P", plan.pool,
+        "-c", str(plan.concurrency),
+        "-E",
+        "--statedb", str(state_dir / f"worker-{queue}.db"),
+        "-l", "INFO",
+    ]
+
+
+def beat_command() -> list[str]:
+    return [_python(), "-m", "celery", "-A", APP, "beat", "-l", "INFO"]
+
+
+def flower_command(password: str | None = None) -> list[str]:
+    """Flower with basic auth from FLOWER_USER / FLOWER_PASSWORD, persistent state under var/."""
+    settings = get_settings()
+    if password is None and settings.flower_password:
+        password = settings.flower_password.get_secret_value()
+    command = [
+        _python(), "-m", "celery", "-A", APP, "flower",
+        f"--port={settings.flower_port}",
+        "--address=127.0.0.1",
+        "--persistent=True",
+        f"--db={settings.var_dir / 'flower.db'}",
+        "--state_save_interval=60000",
+        "--purge_offline_workers=300",
+    ]
+    if password:
+        command.append(f"--basic-auth={settings.flower_user}:{password}")
+    return command
+
+
+def streamlit_command() -> list[str]:
+    settings = get_settings()
+    return [
+        _python(), "-m", "streamlit", "run", "app.py",
+        "--server.address", "127.0.0.1",
+        "--server.port", str(settings.streamlit_port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+
+
+def metrics_command() -> list[str]:
+    return [_python(), "-m", "app.metrics"]
+
+
+def all_commands(flower_password: str | None = None) -> dict[str, list[str]]:
+    """Every process of the platform by name, workers first."""
+    commands = {f"worker-{queue}": worker_command(queue) for queue in QUEUES}
+    commands["beat"] = beat_command()
+    commands["flower"] = flower_command(flower_password)
+    commands["streamlit"] = streamlit_command()
+    return commands
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["names"]:
+        print("\n".join(all_commands()))
+        return 0
+    if argv[:1] == ["worker"] and len(argv) == 2 and argv[1] in QUEUES:
+        print(shlex.join(worker_command(argv[1])))
+        return 0
+    if len(argv) == 1 and argv[0] in ("beat", "flower", "streamlit", "metrics"):
+        print(shlex.join(globals()[f"{argv[0]}_command"]()))
+        return 0
+    print("usage: python -m app.processes names | worker QUEUE | beat | flower | streamlit",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

