@@ -282,8 +282,10 @@ class ScheduleStore:
         return f"{_prefix()}:scheduled:"
 
     def add(self, entry: ScheduledEmail) -> ScheduledEmail:
-        """Store `entry` and its indexes in one transaction."""
+        """Store `entry` and its indexes in one transaction; an id already stored is kept."""
         entry.created_at = entry.created_at or time.time()
+        if not self.redis.hsetnx(self.entry_key(entry.id), "id", entry.id):
+            return self.get(entry.id) or entry
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.entry_key(entry.id), mapping=entry.to_hash())
             pipe.zadd(self.due_key, {entry.id: entry.due_at})
@@ -294,7 +296,7 @@ class ScheduleStore:
 
     def get(self, schedule_id: str) -> ScheduledEmail | None:
         raw = self.redis.hgetall(self.entry_key(schedule_id))
-        return ScheduledEmail.from_hash(raw) if raw else None
+        return ScheduledEmail.from_hash(raw) if raw.get("due_at") else None
 
     def list(self, owner: str | None = None, limit: int = 200) -> list[ScheduledEmail]:
         """Scheduled emails, the soonest due first; every owner's when `owner` is None."""
@@ -304,7 +306,8 @@ class ScheduleStore:
             for schedule_id in ids:
                 pipe.hgetall(self.entry_key(schedule_id))
             rows = pipe.execute()
-        return [ScheduledEmail.from_hash(raw) for raw in rows if raw]
+        # An entry is complete once it has a due time; `add` writes its id a moment earlier.
+        return [ScheduledEmail.from_hash(raw) for raw in rows if raw.get("due_at")]
 
     def cancel(self, schedule_id: str, owner: str | None = None) -> str:
         """Cancel a pending email; returns 'cancelled', or the state that prevented it."""

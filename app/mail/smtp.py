@@ -25,6 +25,10 @@ from app.settings import Settings, get_settings
 Security = Literal["none", "starttls", "tls"]
 
 
+class Deferred(TransientError):
+    """The server answered 4xx for this message: try it again later; the session is fine."""
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     """Where and how to reach the mail server; the password stays a SecretStr."""
@@ -229,8 +233,12 @@ def classify(exc: BaseException, config: SmtpConfig | None = None) -> JobError:
             exc.smtp_error,
             hint=" Check SMTP_USER and SMTP_PASSWORD.",
         )
+    if isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPHeloError)):
+        return _by_code(exc.smtp_code, f"{where} refused the session", exc.smtp_error)
     if isinstance(exc, smtplib.SMTPResponseException):
-        return _by_code(exc.smtp_code, f"{where} refused the message", exc.smtp_error)
+        return _by_code(
+            exc.smtp_code, f"{where} refused the message", exc.smtp_error, transient=Deferred
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return PermanentError(f"{where} does not support what the settings ask for: {exc}.")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -260,10 +268,16 @@ def _network_error(exc: BaseException, where: str, config: SmtpConfig | None) ->
     return PermanentError(f"Sending failed unexpectedly: {type(exc).__name__}: {exc}")
 
 
-def _by_code(code: int, what: str, reply: bytes | str, hint: str = "") -> JobError:
+def _by_code(
+    code: int,
+    what: str,
+    reply: bytes | str,
+    hint: str = "",
+    transient: type[TransientError] = TransientError,
+) -> JobError:
     reason = _reply_text(code, reply)
     if 400 <= code < 500:
-        return TransientError(f"{what} for now ({reason}).{hint}")
+        return transient(f"{what} for now ({reason}).{hint}")
     return PermanentError(f"{what} ({reason}).{hint}")
 
 
@@ -272,5 +286,5 @@ def _refused_recipients(refused: dict[str, tuple[int, bytes]]) -> JobError:
         f"{rcpt}: {_reply_text(code, msg)}" for rcpt, (code, msg) in refused.items()
     )
     if refused and all(400 <= code < 500 for code, _ in refused.values()):
-        return TransientError(f"The mail server deferred every recipient for now ({reasons}).")
+        return Deferred(f"The mail server deferred every recipient for now ({reasons}).")
     return PermanentError(f"The mail server refused every recipient ({reasons}).")
