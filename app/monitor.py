@@ -7,14 +7,17 @@ length of the bare list alone misses every message sent with a priority other th
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from redbeat.schedulers import RedBeatSchedulerEntry, ensure_conf
+from redbeat.schedulers import get_redis as redbeat_redis
 
 from app import jobs
-from app.connection import get_redis
+from app.connection import get_redis, get_registry
 from app.settings import QUEUES, get_settings
 from app.tasks.presence import HEARTBEAT_INTERVAL, worker_key, workers_key
 from config.celery_config import PRIORITY_STEPS, celery_app
@@ -185,3 +188,109 @@ def history(since_seconds: float, now: float | None = None) -> list[dict[str, fl
     now = now or time.time()
     rows = get_redis().zrangebyscore(history_key(), now - since_seconds, now)
     return [json.loads(row) for row in rows]
+
+
+def health_key() -> str:
+    return f"{get_settings().registry_prefix}:health"
+
+
+def check_health(min_free_bytes: int = 1024**3) -> dict[str, Any]:
+    """Redis, a worker on every queue, and free disk space under the storage root."""
+    problems: list[str] = []
+    ok, message = redis_ok()
+    if not ok:
+        problems.append(message)
+        return {"checked": time.strftime("%Y-%m-%d %H:%M:%S"), "problems": problems}
+    for queue in queues_without_workers():
+        problems.append(f"No worker reads the {queue} queue: `{WORKER_COMMANDS[queue]}`.")
+    storage_root = get_settings().storage_dir
+    storage_root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(storage_root).free
+    if free < min_free_bytes:
+        problems.append(f"Only {free / 1024**3:.1f} GB free for job storage.")
+    return {
+        "checked": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "problems": problems,
+        "free_bytes": free,
+        "queues": queue_lengths(),
+    }
+
+
+def save_health(report: dict[str, Any]) -> None:
+    get_redis().set(health_key(), json.dumps(report), ex=3600)
+
+
+def last_health() -> dict[str, Any] | None:
+    """The latest health report the maintenance worker stored, if any in the last hour."""
+    raw = get_redis().get(health_key())
+    return json.loads(raw) if raw else None
+
+
+def purge(queue: str) -> int:
+    """Drop every waiting message of a queue; their jobs are marked cancelled. Returns how many."""
+    if queue not in QUEUES:
+        raise ValueError(f"There is no queue called {queue}.")
+    client = get_redis()
+    names = priority_list_names(queue)
+    with client.pipeline(transaction=True) as pipe:
+        for name in names:
+            pipe.lrange(name, 0, -1)
+        pipe.delete(*names)
+        results = pipe.execute()
+    messages = [m for batch in results[:-1] for m in batch]
+    registry = get_registry()
+    for message in messages:
+        job_id = _message_id(message)
+        if job_id:
+            registry.transition(job_id, "REVOKED", finished_at=time.time(),
+                                error=f"Purged from the {queue} queue.")
+    return len(messages)
+
+
+def _message_id(raw: str) -> str | None:
+    try:
+        return json.loads(raw)["headers"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def run_sample(queue: str) -> str:
+    """Run the diagnostic sample job on a queue; returns its job id."""
+    if queue not in QUEUES:
+        raise ValueError(f"There is no queue called {queue}.")
+    job_id = jobs.new_job_id()
+    jobs.tasks_by_kind()["sample_job"].apply_async(
+        kwargs={"steps": 5, "step_seconds": 0.4}, task_id=job_id, queue=queue
+    )
+    return job_id
+
+
+def beat_schedule() -> list[dict[str, Any]]:
+    """Every periodic entry beat knows: the static schedule and those added at run time."""
+    entries = []
+    try:
+        schedule_key = ensure_conf(celery_app).schedule_key
+        keys = redbeat_redis(celery_app).zrange(schedule_key, 0, -1)
+    except redis.RedisError:
+        keys = []
+    for key in keys:
+        key = key.decode() if isinstance(key, bytes) else key
+        try:
+            entry = RedBeatSchedulerEntry.from_key(key, app=celery_app)
+        except KeyError:
+            continue
+        entries.append({
+            "name": entry.name,
+            "task": entry.task,
+            "schedule": str(entry.schedule),
+            "enabled": entry.enabled,
+            "due": entry.due_at.isoformat() if entry.due_at else None,
+            "last_run": entry.last_run_at.isoformat() if entry.last_run_at else None,
+            "runs": entry.total_run_count,
+        })
+    known = {e["name"] for e in entries}
+    for name, spec in (celery_app.conf.beat_schedule or {}).items():
+        if name not in known:
+            entries.append({"name": name, "task": spec["task"], "schedule": str(spec["schedule"]),
+                            "enabled": True, "due": None, "last_run": None, "runs": 0})
+    return entries

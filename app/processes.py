@@ -62,12 +62,18 @@ def beat_command() -> list[str]:
     return [_python(), "-m", "celery", "-A", APP, "beat", "-l", "INFO"]
 
 
-def flower_command(password: str | None = None) -> list[str]:
-    """Flower with basic auth from FLOWER_USER / FLOWER_PASSWORD, persistent state under var/."""
+def flower_auth(password: str | None = None) -> dict[str, str]:
+    """Environment giving Flower basic auth; kept out of argv, where `ps` would show it."""
     settings = get_settings()
     if password is None and settings.flower_password:
         password = settings.flower_password.get_secret_value()
-    command = [
+    return {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{password}"} if password else {}
+
+
+def flower_command() -> list[str]:
+    """Flower with persistent state under var/; auth comes from `flower_auth`."""
+    settings = get_settings()
+    return [
         _python(), "-m", "celery", "-A", APP, "flower",
         f"--port={settings.flower_port}",
         "--address=127.0.0.1",
@@ -76,9 +82,6 @@ def flower_command(password: str | None = None) -> list[str]:
         "--state_save_interval=60000",
         "--purge_offline_workers=300",
     ]
-    if password:
-        command.append(f"--basic-auth={settings.flower_user}:{password}")
-    return command
 
 
 def streamlit_command() -> list[str]:
@@ -96,11 +99,11 @@ def metrics_command() -> list[str]:
     return [_python(), "-m", "app.metrics"]
 
 
-def all_commands(flower_password: str | None = None) -> dict[str, list[str]]:
+def all_commands() -> dict[str, list[str]]:
     """Every process of the platform by name, workers first."""
     commands = {f"worker-{queue}": worker_command(queue) for queue in QUEUES}
     commands["beat"] = beat_command()
-    commands["flower"] = flower_command(flower_password)
+    commands["flower"] = flower_command()
     commands["streamlit"] = streamlit_command()
     return commands
 

@@ -22,7 +22,7 @@ import redis
 STATES = ("QUEUED", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 JSON_FIELDS = ("params", "progress", "result", "outputs", "headers")
-INT_FIELDS = ("retries", "priority")
+INT_FIELDS = ("retries", "priority", "attempts")
 FLOAT_FIELDS = ("submitted_at", "started_at", "finished_at", "updated_at")
 MAX_RESULT_BYTES = 64 * 1024
 MAX_TEXT_SCAN = 5000
@@ -211,6 +211,10 @@ class Registry:
         progress = {"current": current, "total": total, "message": message}
         return self.transition(job_id, "PROGRESS", progress=progress)
 
+    def count_attempt(self, job_id: str) -> int:
+        """Count one more start of the job: redelivery after a lost worker shows as 2, 3, ..."""
+        return self.redis.hincrby(self.job_key(job_id), "attempts", 1)
+
     def add_dead_letter(self, job_id: str, when: float | None = None) -> None:
         self.redis.zadd(self.dead_letters_key, {job_id: when or time.time()})
 
@@ -386,6 +390,7 @@ class Registry:
         for name in FLOAT_FIELDS:
             record[name] = float(record[name]) if record.get(name) else None
         record["retries"] = record["retries"] or 0
+        record["attempts"] = record["attempts"] or 0
         for name in ("parent", "retry_of", "retried_by", "error", "traceback", "eta"):
             record[name] = record.get(name) or None
         record.setdefault("outputs", [])

@@ -59,14 +59,14 @@ def main() -> int:
     password = None
     if settings.flower_password is None:
         password = secrets.token_urlsafe(12)
-        os.environ["FLOWER_PASSWORD"] = password  # children inherit it; Flower and the app agree
         print(f"Flower: {settings.flower_url}  user {settings.flower_user}  password {password}")
     else:
         print(f"Flower: {settings.flower_url}  user {settings.flower_user}  (password from .env)")
+    os.environ.update(processes.flower_auth(password))  # Flower reads FLOWER_BASIC_AUTH
     print(f"Nexus:  http://127.0.0.1:{settings.streamlit_port}\n")
 
     manager = Manager()
-    commands = {**processes.all_commands(password), **_optional_processes()}
+    commands = {**processes.all_commands(), **_optional_processes()}
     for name, command in commands.items():
         manager.add_process(name, shlex.join(command))
     try:

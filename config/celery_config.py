@@ -120,13 +120,18 @@ def make_celery() -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout,
+            # Sweep for messages a dead worker left unacknowledged every few seconds, so they are
+            # redelivered soon after their visibility timeout rather than minutes later.
+            "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 10)),
+            "unacked_restore_throttle": 1,
             "priority_steps": PRIORITY_STEPS,
             "queue_order_strategy": "priority",
         },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         beat_scheduler="redbeat.RedBeatScheduler",
         redbeat_redis_url=settings.redis_url,
-        redbeat_key_prefix=f"{settings.registry_prefix}:redbeat",
+        redbeat_redis_options={"socket_connect_timeout": 5, "retry_period": 60},
+        redbeat_key_prefix=f"{settings.registry_prefix}:redbeat:",
         redbeat_lock_timeout=300,
         beat_max_loop_interval=5,
         timezone="UTC",

@@ -62,9 +62,9 @@ def redis_client(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url, decode_responses=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(redis_url: str, session_dir: Path) -> Proc:
-    """One real worker consuming all five queues for the whole session."""
+    """A real worker consuming all five queues, for the tests of one module."""
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)
     proc = start_worker(logs, concurrency=2)

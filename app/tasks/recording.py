@@ -91,13 +91,15 @@ def record_started(sender=None, task_id=None, task=None, **_: Any) -> None:
     if not is_job(getattr(sender, "name", None)):
         return
     request = task.request
-    get_registry().transition(
+    registry = get_registry()
+    if registry.transition(
         task_id,
         "STARTED",
         started_at=time.time(),
         retries=request.retries or 0,
         worker=request.hostname or "",
-    )
+    ):
+        registry.count_attempt(task_id)
 
 
 @signals.task_retry.connect

@@ -1,0 +1,102 @@
+"""Nexus: the Streamlit entry point. Navigation over pages/, and the Home dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import jobs, monitor
+from app.settings import QUEUES, get_settings
+from app.ui import STATE_ICONS
+
+ROOT = Path(__file__).resolve().parent
+PAGES = [
+    ("pages/files.py", "Files", ":material/description:"),
+    ("pages/ai.py", "AI", ":material/smart_toy:"),
+    ("pages/email.py", "Email", ":material/mail:"),
+    ("pages/reports.py", "Reports", ":material/analytics:"),
+    ("pages/task_monitor.py", "Task Monitor", ":material/monitor_heart:"),
+]
+
+
+def home() -> None:
+    st.title("Nexus")
+    st.caption("Hand office work to background workers and watch it happen.")
+
+    ok, message = monitor.redis_ok()
+    if not ok:
+        st.error(f"{message} Start it with `make run`, or set REDIS_URL.")
+        return
+    st.success(message)
+
+    queue_health()
+    todays_jobs()
+    health_report()
+    links()
+
+
+def queue_health() -> None:
+    st.subheader("Queues and workers")
+    stats = monitor.queue_stats()
+    rows = [
+        {
+            "Queue": name,
+            "Workers": s.consumers,
+            "Waiting": s.length,
+            "Reserved": s.reserved,
+            "Scheduled": s.scheduled,
+        }
+        for name, s in stats.items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for queue in QUEUES:
+        if stats[queue].consumers == 0:
+            st.error(
+                f"No worker reads the **{queue}** queue: its jobs will wait. "
+                f"Start one with `{monitor.WORKER_COMMANDS[queue]}`."
+            )
+
+
+def todays_jobs() -> None:
+    st.subheader("Today's jobs")
+    counts = jobs.counts_today()
+    columns = st.columns(len(counts))
+    for column, (state, count) in zip(columns, counts.items()):
+        column.metric(f"{STATE_ICONS[state]} {state.title()}", count)
+
+
+def health_report() -> None:
+    report = monitor.last_health()
+    if report is None:
+        return
+    st.subheader("Last health check")
+    st.caption(f"Run by the maintenance worker at {report['checked']}.")
+    for problem in report["problems"]:
+        st.error(problem)
+    if not report["problems"]:
+        st.success("Redis, workers and disk space are all fine.")
+
+
+def links() -> None:
+    st.subheader("Go to")
+    available = [(path, title, icon) for path, title, icon in PAGES if (ROOT / path).exists()]
+    columns = st.columns(len(available) + 1)
+    for column, (path, title, icon) in zip(columns, available):
+        column.page_link(path, label=title, icon=icon)
+    columns[-1].link_button("Flower ↗", get_settings().flower_url)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Nexus", page_icon=":material/hub:", layout="wide")
+    pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    pages += [
+        st.Page(path, title=title, icon=icon)
+        for path, title, icon in PAGES
+        if (ROOT / path).exists()
+    ]
+    st.navigation(pages).run()
+
+
+main()

@@ -1,0 +1,135 @@
+"""Streamlit widgets every page shares: a job's state, progress, error and downloads.
+
+Pages stay thin: they read widgets, call `app.jobs`, and draw a job with `job_panel`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from app import jobs
+from app.registry import TERMINAL
+
+STATE_ICONS = {
+    "QUEUED": "⏳",
+    "STARTED": "▶️",
+    "PROGRESS": "🔄",
+    "RETRY": "🔁",
+    "SUCCESS": "✅",
+    "FAILURE": "❌",
+    "REVOKED": "🚫",
+}
+
+
+def state_label(state: str) -> str:
+    return f"{STATE_ICONS.get(state, '')} {state}".strip()
+
+
+def fraction(record: dict[str, Any]) -> float:
+    """How far along a job is, from 0.0 to 1.0."""
+    if record["state"] == "SUCCESS":
+        return 1.0
+    progress = record.get("progress") or {}
+    total = progress.get("total") or 0
+    return min(1.0, max(0.0, progress.get("current", 0) / total)) if total else 0.0
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "—"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def timings(record: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(queue wait, run time) in seconds, None where the job has not got that far."""
+    submitted, started, finished = (
+        record.get("submitted_at"), record.get("started_at"), record.get("finished_at")
+    )
+    wait = started - submitted if started and submitted else None
+    end = finished or (time.time() if started and record["state"] not in TERMINAL else None)
+    run = end - started if started and end else None
+    return wait, run
+
+
+def downloads(job_id: str, key_prefix: str = "dl") -> None:
+    """A download button per output, and one for all of them as a zip."""
+    outputs = jobs.outputs(job_id)
+    if not outputs:
+        return
+    st.caption(f"{len(outputs)} output file(s)")
+    for output in outputs:
+        st.download_button(
+            f"⬇ {output['name']} ({output['size']:,} bytes)",
+            data=jobs.output_bytes(job_id, output["name"]),
+            file_name=output["name"].rsplit("/", 1)[-1],
+            key=f"{key_prefix}-{job_id}-{output['name']}",
+        )
+    if len(outputs) > 1:
+        st.download_button(
+            "⬇ All outputs (.zip)",
+            data=jobs.zip_outputs(job_id),
+            file_name=f"job-{job_id[:8]}-outputs.zip",
+            mime="application/zip",
+            key=f"{key_prefix}-{job_id}-zip",
+        )
+
+
+def job_status(record: dict[str, Any]) -> None:
+    """State, progress bar and error of one job record."""
+    progress = record.get("progress") or {}
+    message = progress.get("message") or ""
+    st.progress(fraction(record), text=f"{state_label(record['state'])} {message}".strip())
+    if record["state"] == "FAILURE" and record.get("error"):
+        st.error(record["error"])
+    elif record["state"] == "RETRY" and record.get("error"):
+        st.warning(f"Retrying after: {record['error']}")
+    elif record["state"] == "REVOKED":
+        st.warning(record.get("error") or "Cancelled.")
+
+
+def job_panel(job_id: str, render_result: Any = None, refresh: float = 1.0) -> None:
+    """Follow one job live until it finishes, then show its result and downloads.
+
+    `render_result(record)` draws the result for people; without it the result shows as JSON.
+    """
+
+    first = jobs.get(job_id)
+    live = first is None or first["state"] not in TERMINAL
+
+    # Only a running job refreshes itself; once it finishes, one full rerun redraws it still.
+    @st.fragment(run_every=refresh if live else None)
+    def _panel() -> None:
+        record = jobs.get(job_id)
+        if record is None:
+            st.info("Waiting for the job to be recorded…")
+            return
+        if live and record["state"] in TERMINAL:
+            st.rerun()
+        st.caption(f"Job `{job_id}` · {record['kind']} · queue {record['queue']}")
+        job_status(record)
+        if record["state"] not in TERMINAL:
+            if st.button("Cancel", key=f"cancel-{job_id}"):
+                jobs.cancel(job_id)
+            return
+        if record["state"] == "SUCCESS":
+            if render_result:
+                render_result(record)
+            elif record.get("result") is not None:
+                st.json(record["result"], expanded=False)
+        downloads(job_id)
+
+    _panel()

@@ -1,0 +1,281 @@
+"""Task Monitor: every queue, worker and job, live, with the actions to steer them."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from app import jobs, monitor
+from app.registry import STATES, TERMINAL
+from app.settings import QUEUES, get_settings
+from app.ui import downloads, duration, fraction, job_status, state_label, timings, when
+
+PAGE_SIZE = 25
+
+st.title("Task Monitor")
+controls = st.columns([1, 1, 4])
+paused = controls[0].toggle("Pause", key="paused", help="Stop refreshing while you read.")
+interval = controls[1].selectbox("Refresh every", [1, 2, 5, 10, 30], index=1, key="interval",
+                                 format_func=lambda s: f"{s} s")
+controls[2].link_button("Open Flower ↗", get_settings().flower_url)
+run_every = None if paused else interval
+
+
+@st.fragment(run_every=run_every)
+def queues_and_workers() -> None:
+    stats = monitor.queue_stats()
+    st.subheader("Queues")
+    rows = [
+        {
+            "Queue": name,
+            "Waiting": s.length,
+            "By priority": ", ".join(f"p{p}: {n}" for p, n in sorted(s.by_priority.items())),
+            "Reserved": s.reserved,
+            "Scheduled (ETA)": s.scheduled,
+            "Workers": s.consumers,
+        }
+        for name, s in stats.items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for name, s in stats.items():
+        if s.consumers == 0:
+            st.error(f"No worker reads **{name}**; {s.length} job(s) wait. "
+                     f"Start one: `{monitor.WORKER_COMMANDS[name]}`")
+
+    st.subheader("Workers")
+    workers = monitor.workers()
+    if not workers:
+        st.warning("No worker has sent a heartbeat in the last minute.")
+    else:
+        st.dataframe(pd.DataFrame([
+            {
+                "Worker": w.hostname,
+                "Status": "🟢 online" if w.online else "🔴 offline",
+                "Heartbeat": f"{w.age:.0f} s ago",
+                "Queues": ", ".join(w.queues),
+                "Pool": f"{w.pool} × {w.concurrency}",
+                "Active": w.active,
+                "Reserved": w.reserved,
+                "Processed": w.processed,
+                "Load": " ".join(f"{x:.2f}" for x in w.load),
+            }
+            for w in workers
+        ]), hide_index=True, width="stretch")
+
+
+def queue_history() -> None:
+    st.subheader("Queue length over time")
+    span = st.radio("Show", ["Last hour", "Last day"], horizontal=True, key="history_span")
+    samples = monitor.history(3600 if span == "Last hour" else 86400)
+    if not samples:
+        st.caption("No samples yet: the maintenance worker stores one every minute.")
+        return
+    frame = pd.DataFrame(samples)
+    frame["time"] = pd.to_datetime(frame.pop("t"), unit="s")
+    st.line_chart(frame.set_index("time")[list(QUEUES)])
+
+
+def job_filters() -> dict:
+    columns = st.columns([1, 1, 1, 1, 2])
+    state = columns[0].selectbox("State", ["All", *STATES], key="f_state")
+    queue = columns[1].selectbox("Queue", ["All", *QUEUES], key="f_queue")
+    kind = columns[2].selectbox("Kind", ["All", *jobs.kinds()], key="f_kind")
+    owner = columns[3].text_input("Owner", key="f_owner")
+    text = columns[4].text_input("Search name, parameters and errors", key="f_text")
+    return {
+        "state": None if state == "All" else state,
+        "queue": None if queue == "All" else queue,
+        "kind": None if kind == "All" else kind,
+        "owner": owner.strip() or None,
+        "text": text.strip() or None,
+    }
+
+
+@st.fragment(run_every=run_every)
+def job_table(filters: dict) -> None:
+    page_number = st.session_state.get("page_number", 1)
+    page = jobs.list(**filters, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    total = "many" if page.total is None else f"{page.total:,}"
+    st.caption(f"Page {page_number} · {len(page.jobs)} shown of {total} matching jobs")
+    for note in page.notes:
+        st.caption(note)
+    if not page.jobs:
+        st.info("No jobs match these filters.")
+        return
+    rows = []
+    for record in page.jobs:
+        wait, run = timings(record)
+        rows.append({
+            "Job": record["id"],
+            "Kind": record["kind"],
+            "State": state_label(record["state"]),
+            "Progress": fraction(record),
+            "Message": (record.get("progress") or {}).get("message", ""),
+            "Queue": record["queue"],
+            "Owner": record["owner"],
+            "Submitted": when(record["submitted_at"]),
+            "Wait": duration(wait),
+            "Run": duration(run),
+            "Retries": record["retries"],
+            "Error": record.get("error") or "",
+        })
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, width="stretch",
+        column_config={"Progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
+    )
+    nav = st.columns([1, 1, 6])
+    if nav[0].button("◀ Newer", disabled=page_number == 1, key="newer"):
+        st.session_state.page_number = page_number - 1
+        st.rerun(scope="fragment")
+    if nav[1].button("Older ▶", disabled=not page.has_more, key="older"):
+        st.session_state.page_number = page_number + 1
+        st.rerun(scope="fragment")
+    st.session_state.page_ids = [r["id"] for r in page.jobs]
+
+
+def job_detail() -> None:
+    st.subheader("Job detail")
+    choices = st.session_state.get("page_ids", [])
+    typed = st.text_input("Job id", key="detail_id", placeholder="Paste any job id, or pick below")
+    picked = st.selectbox("Or pick one from the table", ["—", *choices], key="detail_pick")
+    job_id = typed.strip() or (picked if picked != "—" else None)
+    if not job_id:
+        return
+    record = jobs.get(job_id)
+    if record is None:
+        st.warning(f"There is no job {job_id}.")
+        return
+    st.markdown(f"**{record['kind']}** · queue `{record['queue']}` · owner `{record['owner']}`")
+    job_status(record)
+    wait, run = timings(record)
+    cols = st.columns(4)
+    cols[0].metric("Queue wait", duration(wait))
+    cols[1].metric("Run time", duration(run))
+    cols[2].metric("Retries", record["retries"])
+    cols[3].metric("Worker", record.get("worker") or "—")
+    actions(record)
+    st.markdown("**Parameters**")
+    st.json(record.get("params") or {}, expanded=False)
+    if record.get("result") is not None:
+        st.markdown("**Result**")
+        st.json(record["result"], expanded=False)
+    if record.get("traceback"):
+        with st.expander("Traceback"):
+            st.code(record["traceback"])
+    related(record)
+    downloads(job_id, key_prefix="monitor")
+
+
+def show_job(job_id: str) -> None:
+    st.session_state.detail_id = job_id
+
+
+def retry_and_show(job_id: str) -> None:
+    show_job(jobs.retry(job_id))
+
+
+def actions(record: dict) -> None:
+    columns = st.columns(3)
+    job_id = record["id"]
+    if record["state"] not in TERMINAL:
+        columns[0].button("Cancel job", key="act_cancel", on_click=jobs.cancel, args=(job_id,))
+    if record["state"] in ("FAILURE", "REVOKED"):
+        columns[1].button("Retry job", key="act_retry", on_click=retry_and_show, args=(job_id,))
+
+
+def related(record: dict) -> None:
+    links = {
+        "Parent batch": record.get("parent"),
+        "Retry of": record.get("retry_of"),
+        "Retried as": record.get("retried_by"),
+    }
+    for label, other in links.items():
+        if other:
+            st.markdown(f"{label}: `{other}`")
+    children = jobs.children(record["id"])
+    if children:
+        st.markdown(f"**Children ({len(children)})**")
+        st.dataframe(pd.DataFrame([
+            {"Job": c["id"], "Kind": c["kind"], "State": state_label(c["state"]),
+             "Error": c.get("error") or ""}
+            for c in children
+        ]), hide_index=True, width="stretch")
+
+
+def bulk_actions(filters: dict) -> None:
+    with st.expander("Bulk actions"):
+        if st.button("Retry every failed job matching the filters", key="retry_all"):
+            page = jobs.list(**{**filters, "state": "FAILURE"}, limit=500)
+            for record in page.jobs:
+                jobs.retry(record["id"])
+            st.success(f"Resubmitted {len(page.jobs)} failed job(s).")
+        queue = st.selectbox("Queue to purge", QUEUES, key="purge_queue")
+        confirm = st.checkbox(f"Yes, drop every waiting message in {queue}", key="purge_confirm")
+        if st.button("Purge queue", disabled=not confirm, key="purge"):
+            dropped = monitor.purge(queue)
+            st.success(f"Dropped {dropped} waiting job(s) from {queue}.")
+
+
+def dead_letters() -> None:
+    page = jobs.dead_letters(limit=50)
+    st.caption(f"{page.total} job(s) failed permanently: a permanent error, or retries used up.")
+    for record in page.jobs:
+        with st.container(border=True):
+            cols = st.columns([4, 1, 1])
+            finished = when(record["finished_at"])
+            cols[0].markdown(f"**{record['kind']}** `{record['id']}` · {finished}"
+                             f"  \n{record.get('error') or ''}")
+            if cols[1].button("Requeue", key=f"dl_retry_{record['id']}"):
+                jobs.retry(record["id"])
+                st.rerun()
+            if cols[2].button("Dismiss", key=f"dl_dismiss_{record['id']}"):
+                jobs.dismiss(record["id"])
+                st.rerun()
+
+
+def diagnostics() -> None:
+    st.caption("Ping sends a tiny job through a queue and times its way back.")
+    columns = st.columns(len(QUEUES))
+    for column, queue in zip(columns, QUEUES):
+        if column.button(f"Ping {queue}", key=f"ping_{queue}"):
+            st.session_state[f"pong_{queue}"] = monitor.ping(queue, timeout=5)
+        column.button(f"Sample job on {queue}", key=f"sample_{queue}",
+                      on_click=lambda q=queue: show_job(monitor.run_sample(q)))
+        pong = st.session_state.get(f"pong_{queue}")
+        if pong:
+            if pong["ok"]:
+                column.success(f"{pong['round_trip_ms']} ms via {pong['worker']}")
+            else:
+                column.error(pong["message"])
+
+
+def beat_schedule() -> None:
+    entries = monitor.beat_schedule()
+    if not entries:
+        st.caption("Beat has no periodic tasks yet.")
+        return
+    st.dataframe(pd.DataFrame(entries), hide_index=True, width="stretch")
+
+
+queues_and_workers()
+queue_history()
+
+st.subheader("Jobs")
+filters = job_filters()
+if st.session_state.get("last_filters") != filters:
+    st.session_state.last_filters = filters
+    st.session_state.page_number = 1
+job_table(filters)
+bulk_actions(filters)
+job_detail()
+
+tabs = st.tabs(["Dead letters", "Test tasks", "Beat schedule"])
+with tabs[0]:
+    dead_letters()
+with tabs[1]:
+    diagnostics()
+with tabs[2]:
+    beat_schedule()
+st.caption(f"Rendered at {time.strftime('%H:%M:%S')}")
