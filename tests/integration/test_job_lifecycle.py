@@ -1,0 +1,118 @@
+"""Jobs through a real worker: their records, progress, cancel and retry."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+
+import pytest
+
+from app import jobs, monitor
+
+pytestmark = pytest.mark.integration
+
+
+def _wait_for_state(job_id: str, states: set[str], timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = jobs.get(job_id)
+        if record and record["state"] in states:
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"job never reached {states}: {jobs.get(job_id)}")
+
+
+def test_submit_runs_to_success_with_a_complete_record(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 2, "step_seconds": 0.05}, owner="ada")
+    record = jobs.wait(job_id, timeout=30)
+    assert record["state"] == "SUCCESS"
+    assert record["kind"] == "sample_job"
+    assert record["queue"] == "maintenance"
+    assert record["owner"] == "ada"
+    assert record["params"] == {"steps": 2, "step_seconds": 0.05}
+    assert record["result"]["steps"] == 2
+    assert record["submitted_at"] <= record["started_at"] <= record["finished_at"]
+    assert record["retries"] == 0 and record["attempts"] == 1
+    assert record["progress"]["message"] == "Done"
+    assert jobs.list(owner="ada", state="SUCCESS").jobs[0]["id"] == job_id
+
+
+def test_progress_is_visible_while_the_job_runs(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 10, "step_seconds": 0.3})
+    seen = set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        record = jobs.get(job_id)
+        if record["state"] == "PROGRESS":
+            seen.add(record["progress"]["current"])
+        if record["state"] == "SUCCESS":
+            break
+        time.sleep(0.05)
+    assert len(seen) >= 3, f"saw progress steps {seen}"
+    assert jobs.get(job_id)["state"] == "SUCCESS"
+
+
+def test_cancel_a_running_job(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 50, "step_seconds": 0.2})
+    _wait_for_state(job_id, {"PROGRESS"})
+    assert jobs.cancel(job_id)
+    time.sleep(2)
+    record = jobs.get(job_id)
+    assert record["state"] == "REVOKED"
+    assert record["progress"]["current"] < 50
+    assert record["error"] == "Cancelled by the user."
+    assert not jobs.cancel(job_id)  # already finished
+
+
+def test_cancel_a_queued_job_before_it_runs(worker) -> None:
+    from datetime import datetime, timedelta
+
+    eta = datetime.now(UTC) + timedelta(seconds=3)
+    job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, eta=eta)
+    assert jobs.get(job_id)["state"] == "QUEUED"
+    assert jobs.cancel(job_id)
+    time.sleep(4.5)
+    record = jobs.get(job_id)
+    assert record["state"] == "REVOKED"
+    assert record["started_at"] is None
+
+
+def test_a_failed_job_is_a_dead_letter_and_can_be_retried(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True})
+    failed = jobs.wait(job_id, timeout=20)
+    assert failed["state"] == "FAILURE"
+    assert failed["error"] == "The sample job was asked to fail."
+    assert failed["retries"] == 0  # a permanent error is never retried
+    assert job_id in [j["id"] for j in jobs.dead_letters().jobs]
+
+    new_id = jobs.retry(job_id)
+    again = jobs.wait(new_id, timeout=20)
+    assert again["retry_of"] == job_id
+    assert again["params"] == failed["params"]
+    assert jobs.get(job_id)["retried_by"] == new_id
+    assert job_id not in [j["id"] for j in jobs.dead_letters().jobs]
+
+
+def test_unknown_kind_and_far_eta_are_refused() -> None:
+    from datetime import datetime, timedelta
+
+    with pytest.raises(jobs.UnknownKind, match="no job called 'nope'"):
+        jobs.submit("nope")
+    with pytest.raises(ValueError, match="not safe on Redis"):
+        jobs.submit("sample_job", eta=datetime.now(UTC) + timedelta(days=2))
+
+
+def test_ping_round_trip_on_every_queue(worker) -> None:
+    for queue in ("email", "files", "ai", "reports", "maintenance"):
+        pong = monitor.ping(queue, timeout=15)
+        assert pong["ok"], pong
+        assert pong["worker"] == worker.hostname
+        assert jobs.get(pong["job_id"])["queue"] == queue
+
+
+def test_worker_heartbeat_describes_the_worker(worker) -> None:
+    (found,) = [w for w in monitor.workers() if w.hostname == worker.hostname]
+    assert found.online
+    assert set(found.queues) == {"email", "files", "ai", "reports", "maintenance"}
+    assert found.pool == "prefork" and found.concurrency == 2
+    assert monitor.queues_without_workers() == []

@@ -1,0 +1,108 @@
+"""Home and Task Monitor pages, rendered by Streamlit's AppTest against the live stack."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import jobs
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(path: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / path), default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error]
+    parts += [s.value for s in at.success] + [c.value for c in at.caption]
+    parts += [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def _table(at: AppTest, column: str) -> list:
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return list(frame.value[column])
+    raise AssertionError(f"no table with column {column}")
+
+
+def test_home_shows_redis_workers_queues_and_todays_jobs(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0})
+    jobs.wait(job_id, 20)
+    at = _run("app.py")
+    assert "Redis is reachable." in _text(at)
+    assert _table(at, "Queue") == ["email", "files", "ai", "reports", "maintenance"]
+    assert all(n >= 1 for n in _table(at, "Workers"))
+    assert not [e for e in at.error if "No worker reads" in e.value]
+    success = [m for m in at.metric if "Success" in m.label]
+    assert int(success[0].value) >= 1
+
+
+def test_monitor_lists_filters_and_shows_details(worker) -> None:
+    ok = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, owner="grace")
+    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, owner="grace")
+    jobs.wait(ok, 20)
+    jobs.wait(bad, 20)
+
+    at = _run("pages/task_monitor.py")
+    assert bad in _table(at, "Job") and ok in _table(at, "Job")
+
+    at.selectbox(key="f_state").select("FAILURE").run()
+    shown = _table(at, "Job")
+    assert bad in shown and ok not in shown
+
+    at.text_input(key="f_owner").input("nobody").run()
+    assert any("No jobs match" in i.value for i in at.info)
+
+    at.text_input(key="f_owner").input("").run()
+    at.selectbox(key="f_state").select("All").run()
+    at.text_input(key="f_text").input("asked to fail").run()
+    assert _table(at, "Job") == [bad]
+
+    at.text_input(key="detail_id").input(bad).run()
+    assert "The sample job was asked to fail." in _text(at)
+    assert any(m.label == "Retries" for m in at.metric)
+
+
+def test_monitor_cancels_a_running_job(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 60, "step_seconds": 0.2})
+    deadline = time.monotonic() + 20
+    while jobs.get(job_id)["state"] != "PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at = _run("pages/task_monitor.py")
+    at.text_input(key="detail_id").input(job_id).run()
+    at.button(key="act_cancel").click().run()
+    assert jobs.get(job_id)["state"] == "REVOKED"
+
+
+def test_monitor_retries_a_failed_job_and_handles_dead_letters(worker) -> None:
+    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True})
+    jobs.wait(bad, 20)
+    at = _run("pages/task_monitor.py")
+    at.text_input(key="detail_id").input(bad).run()
+    at.button(key="act_retry").click().run()
+    new_id = jobs.get(bad)["retried_by"]
+    assert new_id and at.text_input(key="detail_id").value == new_id
+    jobs.wait(new_id, 20)
+
+    other = jobs.get(new_id)
+    assert other["state"] == "FAILURE"
+    at = _run("pages/task_monitor.py")
+    at.button(key=f"dl_dismiss_{new_id}").click().run()
+    assert new_id not in [j["id"] for j in jobs.dead_letters().jobs]
+    assert jobs.get(new_id)["state"] == "FAILURE"  # dismissed, not deleted
+
+
+def test_monitor_pings_every_queue(worker) -> None:
+    at = _run("pages/task_monitor.py")
+    at.button(key="ping_files").click().run()
+    assert any("ms via" in s.value for s in at.success)
