@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=100, ge=1)
     max_inflated_mb: int = Field(default=200, ge=1)
     retention_days: int = Field(default=30, ge=1)
+    archive_after_days: int = Field(default=7, ge=1)
     default_owner: str = "local"
 
     # Email
@@ -56,23 +57,33 @@ class Settings(BaseSettings):
     # AI
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    # claude-sonnet-4-5 reaches end of life on 2026-11-30; Sonnet 5.5 is the current Sonnet.
+    anthropic_model: str = "claude-sonnet-5-5"
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    openai_model: str = "gpt-4.1-mini"
+    openai_model: str = "gpt-5.4-mini"
     ai_timeout: float = 120.0
     ai_requests_per_minute: int = Field(default=50, ge=1)
     ai_tokens_per_minute: int = Field(default=100_000, ge=1)
     ai_context_tokens: int = Field(default=100_000, ge=1000)
-    ai_max_output_tokens: int = Field(default=4096, ge=64)
+    # Current models think before they answer, and thinking counts against this limit.
+    ai_max_output_tokens: int = Field(default=8192, ge=64)
     # What the AI page offers in its model picker; the *_model above is the default.
-    anthropic_models: list[str] = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
-    openai_models: list[str] = ["gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o"]
+    anthropic_models: list[str] = [
+        "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5", "claude-haiku-4-5"
+    ]  # fmt: skip
+    openai_models: list[str] = ["gpt-5.4-mini", "gpt-5.4", "gpt-5.5", "gpt-4.1-mini"]
     # USD per million tokens: model -> [input, output]
     ai_prices: dict[str, tuple[float, float]] = {
+        "claude-sonnet-5-5": (2.0, 10.0),
+        "claude-opus-5-5": (4.0, 20.0),
+        "claude-haiku-5-5": (0.1, 0.5),  # prompts up to 100k tokens; 5x above
         "claude-sonnet-4-5": (3.0, 15.0),
         "claude-haiku-4-5": (1.0, 5.0),
         "claude-opus-4-1": (15.0, 75.0),
+        "gpt-5.5": (5.0, 30.0),
+        "gpt-5.4": (2.5, 15.0),
+        "gpt-5.4-mini": (0.75, 4.5),
         "gpt-4.1": (2.0, 8.0),
         "gpt-4.1-mini": (0.4, 1.6),
         "gpt-4o": (2.5, 10.0),

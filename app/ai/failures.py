@@ -118,7 +118,8 @@ def _is_spend_limit(exc: Any, detail: str) -> bool:
     if any(phrase in detail.lower() for phrase in _SPEND_PHRASES):
         return True
     body = getattr(exc, "body", None)
-    error = body.get("error", {}) if isinstance(body, dict) else {}
+    # Anthropic's SDK keeps the whole body; OpenAI's keeps only the inner "error" object.
+    error = body.get("error", body) if isinstance(body, dict) else {}
     if not isinstance(error, dict):
         return False
     details = error.get("details") if isinstance(error.get("details"), dict) else {}

@@ -76,6 +76,7 @@ _SCRIPTS = (
     ("he", re.compile(r"[\u0590-\u05ff]")),
 )
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+_TOKEN = re.compile(r"\w+(?:['’.,-]\w+)*", re.UNICODE)  # words and numbers, for counting
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n+|\n(?=\s*[-*•]|\s*\d+[.)])")
 _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»/\\|\n\t—–]+|\s-\s")
 ALL_STOPWORDS = frozenset().union(*_STOPWORDS.values())
@@ -121,7 +122,7 @@ def detect_language(text: str) -> Language:
 
 def statistics(text: str) -> dict:
     """Counts a reader cares about: words, sentences, paragraphs, reading time, vocabulary."""
-    tokens = words(text)
+    tokens = [t.lower() for t in _TOKEN.findall(text)]
     sentences = split_sentences(text)
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     return {

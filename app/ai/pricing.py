@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# Cached input is billed at a fraction of the input price: Anthropic cache reads cost 10% of it,
-# OpenAI's GPT-4.1 family 25%. The table in settings holds only [input, output], so the
-# fraction is per provider; the result is an estimate either way.
-CACHED_INPUT_FACTOR = {"anthropic": 0.1, "openai": 0.25, "openai-compatible": 0.25}
+# Cached input is billed at a fraction of the input price: 10% for Anthropic cache reads and
+# for OpenAI's GPT-5 models (older GPT-4.1 models charge 25%). The table in settings holds only
+# [input, output], so the fraction is per provider; the result is an estimate either way.
+CACHED_INPUT_FACTOR = {"anthropic": 0.1, "openai": 0.1, "openai-compatible": 0.1}
 
 
 def price_for(model: str, prices: Mapping[str, tuple[float, float]]) -> tuple[float, float] | None:

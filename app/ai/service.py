@@ -81,7 +81,7 @@ class AIService:
 
     def complete(self, prompt: str, system: str | None = None) -> AIResult:
         """One answer to one prompt; a prompt beyond the context budget is refused, not cut."""
-        self._require()
+        self.require()
         self._check_fits(prompt, system or "", "The prompt")
         reply = self.call([Message("user", prompt)], system)
         result = AIResult("completion", reply.text, reply.usage)
@@ -112,7 +112,7 @@ class AIService:
         audience: str | None = None,
     ) -> AIResult:  # fmt: skip
         """A piece of content (email, blog post, report section, social post) from a brief."""
-        self._require()
+        self.require()
         if not brief.strip():
             raise PermanentError("Describe what the text should be about.")
         system, user, budget = prompts.generation_prompt(kind, brief, tone, length, audience)
@@ -125,7 +125,7 @@ class AIService:
 
     def translate(self, text: str, target: str, source: str | None = None) -> AIResult:
         """The text in another language, paragraph for paragraph, in as many parts as needed."""
-        self._require()
+        self.require()
         if not text.strip():
             raise PermanentError("There is no text to translate.")
         if not target.strip():
@@ -147,7 +147,7 @@ class AIService:
 
     def chat(self, history: Sequence[Message], system: str | None = None) -> AIResult:
         """The assistant's next turn; when too long, the earliest turns are left out and said so."""
-        self._require()
+        self.require()
         if not history or history[-1].role != "user":
             raise PermanentError("A chat turn needs a message from you.")
         system = system or prompts.CHAT
@@ -169,7 +169,7 @@ class AIService:
         self, messages: Sequence[Message], system: str | None, max_output: int | None = None
     ) -> Completion:
         """One request through the limiter; its usage is reported even if the caller fails later."""
-        provider = self._require()
+        provider = self.require()
         limit = max_output or self.max_output
         planned = sum(estimate_tokens(m.content) for m in messages) + estimate_tokens(system or "")
         reservation = self.limiter.reserve(provider.info.name, planned + limit)
@@ -185,7 +185,8 @@ class AIService:
 
     # helpers ----------------------------------------------------------------------------
 
-    def _require(self) -> ChatProvider:
+    def require(self) -> ChatProvider:
+        """The provider, or the "no provider is configured" failure."""
         if self.provider is None:
             raise PermanentError(NO_PROVIDER)
         return self.provider
@@ -286,6 +287,8 @@ class AIService:
             kept.append(message)
             used += cost
         kept.reverse()
+        while len(kept) > 1 and kept[0].role == "assistant":
+            kept.pop(0)  # a conversation the model sees must open with the user
         return kept, len(history) - len(kept)
 
     def _note_cut(self, result: AIResult, reply: Completion, what: str) -> None:

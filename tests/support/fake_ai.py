@@ -194,7 +194,7 @@ def reply_text(received: Received) -> str:
         return f"Notes: {prompt.split('<document>')[1][:40].strip()}"
     if "notes on consecutive parts" in prompt:
         return f"Combined answer from {prompt.count('<notes part=')} notes."
-    turns = len(received.messages)
+    turns = sum(1 for m in received.messages if m.get("role") != "system")
     return f"Answer #{turns} to: {prompt[:60]}" + (" (with system)" if system else "")
 
 

@@ -1,0 +1,223 @@
+"""Batches of prompts: reading them from CSV, running them in parallel with per-item results,
+and writing the results as CSV and XLSX.
+
+One item failing never fails the others: its error is its result. A transient failure (a 429, an
+overloaded provider) is retried a few times for that item alone, so finished items are never
+paid for twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from app.ai.types import Usage
+from app.errors import JobCancelled, JobError, PermanentError, TransientError
+
+MAX_ITEMS = 200
+MAX_CONCURRENCY = 8
+ITEM_ATTEMPTS = 3
+MAX_ITEM_WAIT = 60.0
+PROMPT_COLUMNS = ("prompt", "prompts", "question", "text", "input")
+RESULT_COLUMNS = ("id", "prompt", "status", "answer", "error", "model",
+                  "input_tokens", "output_tokens", "cost_usd")  # fmt: skip
+
+
+@dataclass
+class BatchItem:
+    """One prompt of a batch and, once run, its answer or its error."""
+
+    index: int
+    prompt: str
+    id: str = ""
+    system: str | None = None
+    ok: bool | None = None
+    answer: str = ""
+    error: str = ""
+    attempts: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id or str(self.index + 1),
+            "prompt": self.prompt,
+            "status": "ok" if self.ok else "failed",
+            "answer": self.answer,
+            "error": self.error,
+            "model": self.usage.model,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cost_usd": "" if self.usage.cost_usd is None else self.usage.cost_usd,
+        }
+
+
+def items_from_prompts(prompts: Iterable[str]) -> list[BatchItem]:
+    """Batch items from a plain list; blank prompts are skipped."""
+    items = [BatchItem(i, p.strip()) for i, p in enumerate(p for p in prompts if p and p.strip())]
+    return _checked(items)
+
+
+def items_from_csv(data: bytes) -> list[BatchItem]:
+    """Batch items from a CSV: the "prompt" column (or the first one), with optional "id" and
+    "system" columns."""
+    text = _decode(data)
+    rows = list(csv.reader(io.StringIO(text), dialect=_dialect(text)))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise PermanentError("The CSV file has no rows.")
+    header = [cell.strip().lower() for cell in rows[0]]
+    prompt_col = next((header.index(c) for c in PROMPT_COLUMNS if c in header), None)
+    if prompt_col is None:
+        prompt_col, body = 0, rows  # no header: every row is a prompt in the first column
+        id_col = system_col = None
+    else:
+        body = rows[1:]
+        id_col = header.index("id") if "id" in header else None
+        system_col = header.index("system") if "system" in header else None
+    items = []
+    for row in body:
+        prompt = _cell(row, prompt_col)
+        if prompt:
+            items.append(
+                BatchItem(len(items), prompt, _cell(row, id_col), _cell(row, system_col) or None)
+            )
+    return _checked(items)
+
+
+def run_batch(
+    items: list[BatchItem],
+    answer: Callable[[BatchItem], tuple[str, Usage]],
+    *,
+    concurrency: int = 4,
+    on_done: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[BatchItem]:
+    """Run every item through `answer` on a few threads; each item ends ok or with its error.
+
+    `on_done(done, total)` runs on the calling thread after each item, so it may raise
+    (JobCancelled) to stop the batch: items not yet started are then cancelled.
+    """
+    workers = max(1, min(concurrency, MAX_CONCURRENCY, len(items) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ai-batch") as pool:
+        pending: set[Future] = {pool.submit(_run_item, item, answer, sleep) for item in items}
+        done = 0
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done += len(finished)
+                if on_done:
+                    on_done(done, len(items))
+        except JobCancelled:
+            for future in pending:
+                future.cancel()
+            raise
+    return items
+
+
+def total_usage(items: Iterable[BatchItem]) -> Usage:
+    usage = Usage()
+    for item in items:
+        if item.usage.requests:
+            usage.add(item.usage)
+    return usage
+
+
+def write_csv(items: list[BatchItem], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
+        writer.writeheader()
+        for item in items:
+            writer.writerow({k: _csv_safe(v) for k, v in item.row().items()})
+
+
+def write_xlsx(items: list[BatchItem], path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Results"
+    sheet.append(list(RESULT_COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for item in items:
+        sheet.append(list(item.row().values()))
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"  # a model's answer starting with "=" is text, not a formula
+    for column, width in zip("ABCDEFGHI", (8, 50, 10, 80, 40, 20, 14, 14, 12)):
+        sheet.column_dimensions[column].width = width
+    for row in sheet.iter_rows(min_row=2, min_col=2, max_col=5):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    book.save(path)
+
+
+def _run_item(
+    item: BatchItem, answer: Callable[[BatchItem], tuple[str, Usage]], sleep: Callable
+) -> None:
+    for attempt in range(1, ITEM_ATTEMPTS + 1):
+        item.attempts = attempt
+        try:
+            item.answer, item.usage = answer(item)
+            item.ok, item.error = True, ""
+            return
+        except TransientError as exc:
+            item.ok, item.error = False, str(exc)
+            if attempt < ITEM_ATTEMPTS:
+                sleep(min(MAX_ITEM_WAIT, exc.retry_after or 2.0 * attempt))
+        except JobError as exc:
+            item.ok, item.error = False, str(exc)
+            return
+        except Exception as exc:  # one item's bug must not sink the batch
+            item.ok, item.error = False, f"Unexpected error ({type(exc).__name__}): {exc}"
+            return
+
+
+def _checked(items: list[BatchItem]) -> list[BatchItem]:
+    if not items:
+        raise PermanentError("The batch has no prompts.")
+    if len(items) > MAX_ITEMS:
+        raise PermanentError(
+            f"The batch has {len(items)} prompts; split it into batches of at most {MAX_ITEMS}."
+        )
+    return items
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise PermanentError("The CSV file is not text in UTF-8 or Windows encoding.")
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    if index is None or index >= len(row):
+        return ""
+    return row[index].strip()
+
+
+def _csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (CSV injection); "- item" bullets stay."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "=+@" or (value[0] == "-" and value[1:2] not in (" ", "")):
+        return "'" + value
+    return value

@@ -1,0 +1,370 @@
+"""Celery adapters for the ai queue: unpack arguments, call app.ai, record usage, write outputs.
+
+Every model call takes its requests and tokens from the shared Redis limiter, and its usage is
+added to the day's totals the moment it returns, so money spent by a job that later fails is
+still counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from app import ai_state, storage
+from app.ai import batch as batches
+from app.ai.service import AIResult, AIService, build_service
+from app.ai.types import Message, Usage
+from app.connection import get_registry
+from app.errors import PermanentError, TransientError
+from app.filetypes import sniff_file
+from app.registry import TERMINAL
+from app.settings import get_settings
+from app.tasks.base import JobTask
+from config.celery_config import celery_app
+
+log = logging.getLogger(__name__)
+
+# A job record keeps at most 64 KB of result; longer answers live in full in an output file.
+INLINE_TEXT = 20_000
+TEXT_TYPES = frozenset({"text", "csv", "json"})
+MAX_INPUT_BYTES = 20 * 1024 * 1024
+# Files-queue tasks that turn a document into a text output, by sniffed type: (kind, params).
+EXTRACTORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "docx": ("process_word_document", {"operations": ["extract_text"]}),
+    "pdf": ("process_pdf", {"operations": ["extract_text"]}),
+    "pptx": ("process_powerpoint", {"operations": ["extract_text"]}),
+    "xlsx": ("process_excel", {"operations": ["extract_text"]}),
+}
+AI_TASK = {"bind": True, "base": JobTask, "max_retries": 5}
+
+
+# shared plumbing --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def limiter() -> ai_state.RateLimiter:
+    return ai_state.RateLimiter()
+
+
+@lru_cache(maxsize=1)
+def patient_limiter() -> ai_state.RateLimiter:
+    """For batch items: waiting a window out on a thread is cheaper than retrying the item."""
+    return ai_state.RateLimiter(max_wait=90.0)
+
+
+def record_usage(usage: Usage) -> None:
+    """Add a call to the day's totals; a Redis hiccup here must not fail work already paid for."""
+    try:
+        ai_state.record_usage(usage)
+    except redis.RedisError:
+        log.warning("Could not add AI usage to the daily totals", exc_info=True)
+
+
+def service(task: JobTask, provider: str | None, model: str | None) -> AIService:
+    return build_service(
+        provider, model, limiter=limiter(), on_usage=record_usage, on_progress=task.progress
+    )
+
+
+def finish(task: JobTask, result: AIResult, output_name: str | None = None) -> dict[str, Any]:
+    """The job's result: the answer (in full in an output file when long) and its usage."""
+    summary = result.as_dict()
+    if output_name and result.text:
+        path = task.output_path(output_name)
+        path.write_text(result.text, encoding="utf-8")
+        summary["output"] = path.name
+    if len(result.text) > INLINE_TEXT:
+        summary["text"] = result.text[:INLINE_TEXT]
+        summary["text_in_record"] = "partial"
+        summary["notes"] = [
+            *result.notes,
+            f"The answer is {len(result.text):,} characters; the page shows the first "
+            f"{INLINE_TEXT:,} and the output file {summary.get('output', '')} holds all of it.",
+        ]
+    return summary
+
+
+def job_owner(task: JobTask) -> str:
+    record = get_registry().get(task.job_id) if not task.request.called_directly else None
+    return (record or {}).get("owner") or get_settings().default_owner
+
+
+# completions ------------------------------------------------------------------------------
+
+
+@celery_app.task(**AI_TASK)
+def claude_completion(
+    self: JobTask, prompt: str, system: str | None = None, model: str | None = None
+) -> dict:
+    """One answer from Claude (Anthropic's Messages API)."""
+    return finish(self, service(self, "anthropic", model).complete(prompt, system))
+
+
+@celery_app.task(**AI_TASK)
+def openai_completion(
+    self: JobTask, prompt: str, system: str | None = None, model: str | None = None
+) -> dict:
+    """One answer from OpenAI, or from the OpenAI-compatible server set in OPENAI_BASE_URL."""
+    return finish(self, service(self, "openai", model).complete(prompt, system))
+
+
+# documents --------------------------------------------------------------------------------
+
+
+@celery_app.task(**AI_TASK)
+def analyze_document(
+    self: JobTask,
+    text: str | None = None,
+    analysis: str = "summary",
+    question: str | None = None,
+    files: list[dict] | None = None,
+    source_job_id: str | None = None,
+    output_name: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """An analysis of pasted text, of a text file, or of the text output of a files-queue job.
+
+    A Word, PDF, PowerPoint or Excel file is first sent to the files queue for extraction; this
+    job then starts the analysis as the next link of that chain and names it in its result.
+    """
+    document = files[0] if files else None
+    if document is not None and document.get("type") in EXTRACTORS:
+        return chain_extraction(self, document, analysis, question, provider, model)
+    source = input_text(self, text, document, source_job_id, output_name)
+    result = service(self, provider, model).analyze(source, analysis, question)
+    return finish(self, result, f"{analysis}.md")
+
+
+@celery_app.task(**AI_TASK)
+def translate_text(
+    self: JobTask,
+    text: str | None = None,
+    target_language: str = "English",
+    source_language: str | None = None,
+    files: list[dict] | None = None,
+    source_job_id: str | None = None,
+    output_name: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """The text in another language, keeping its paragraphs and formatting."""
+    document = files[0] if files else None
+    source = input_text(self, text, document, source_job_id, output_name)
+    result = service(self, provider, model).translate(source, target_language, source_language)
+    return finish(self, result, f"translation-{storage.safe_filename(target_language)}.md")
+
+
+@celery_app.task(**AI_TASK)
+def generate_content(
+    self: JobTask,
+    brief: str,
+    kind: str = "email",
+    tone: str = "professional",
+    length: str = "medium",
+    audience: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """An email, blog post, report section or social post written from a brief."""
+    result = service(self, provider, model).generate(kind, brief, tone, length, audience)
+    return finish(self, result, f"{kind}.md")
+
+
+def input_text(
+    task: JobTask,
+    text: str | None,
+    document: dict | None,
+    source_job_id: str | None,
+    output_name: str | None,
+) -> str:
+    """The text to work on: pasted, a stored text file, or a files-queue job's text output."""
+    if text and text.strip():
+        return text
+    if document is not None:
+        return read_text_file(task.input_path(document), document.get("name", "the file"))
+    if source_job_id:
+        return source_job_text(task, source_job_id, output_name)
+    raise PermanentError("Paste some text or choose a processed file first.")
+
+
+def read_text_file(path: Path, name: str) -> str:
+    kind = sniff_file(path)
+    if kind not in TEXT_TYPES:
+        raise PermanentError(
+            f"{name} is not a text file; process it on the Files page first and pick its text."
+        )
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise PermanentError(f"{name} is larger than {MAX_INPUT_BYTES // 2**20} MB of text.")
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def source_job_text(task: JobTask, job_id: str, output_name: str | None) -> str:
+    """The text output(s) of a finished files-queue job that belongs to the same owner."""
+    record = get_registry().get(storage.check_job_id(job_id))
+    if record is None:
+        raise PermanentError("The job that should provide the text no longer exists.")
+    if record.get("owner") != job_owner(task):
+        raise PermanentError("That processed file belongs to someone else.")
+    if record["state"] != "SUCCESS":
+        if record["state"] in TERMINAL:
+            raise PermanentError("The text extraction did not succeed, so there is no text.")
+        raise TransientError("The text extraction has not finished yet.", retry_after=5)
+    outputs = text_outputs(job_id)
+    if output_name:
+        outputs = [o for o in outputs if o["name"] == output_name]
+    if not outputs:
+        raise PermanentError("That job produced no text to work on.")
+    texts = [read_text_file(storage.resolve(o), o["name"]) for o in outputs]
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(f"# {o['name']}\n\n{t}" for o, t in zip(outputs, texts))
+
+
+def text_outputs(job_id: str) -> list[dict]:
+    """A job's plain-text outputs, .txt first: what a files-queue extraction left behind."""
+    found = [o for o in storage.list_outputs(job_id) if o["type"] == "text"]
+    plain = [o for o in found if o["name"].lower().endswith(".txt")]
+    return plain or found
+
+
+def chain_extraction(
+    task: JobTask,
+    document: dict,
+    analysis: str,
+    question: str | None,
+    provider: str | None,
+    model: str | None,
+) -> dict:
+    """Extract on the files queue, then analyse: a Celery chain of two recorded jobs."""
+    kind, params = EXTRACTORS[document["type"]]
+    extractor = celery_app.tasks.get(f"app.tasks.file_tasks.{kind}")
+    if extractor is None:
+        raise PermanentError(
+            f"Text extraction for {document.get('name', 'this file')} needs the files queue's "
+            f"{kind} job, which this installation does not have."
+        )
+    extract_id, analysis_id = str(uuid.uuid4()), str(uuid.uuid4())
+    follow = analyze_document.si(
+        analysis=analysis, question=question, source_job_id=extract_id,
+        provider=provider, model=model,
+    ).set(task_id=analysis_id)  # fmt: skip
+    (extractor.si(files=[document], **params).set(task_id=extract_id) | follow).apply_async()
+    return {
+        "operation": "analyze",
+        "analysis": analysis,
+        "text": f"{document.get('name', 'The file')} goes to the files queue for text "
+        "extraction first; the analysis follows as its own job.",
+        "extract_job": extract_id,
+        "analysis_job": analysis_id,
+    }
+
+
+# chat -------------------------------------------------------------------------------------
+
+
+@celery_app.task(**AI_TASK)
+def chat_completion(
+    self: JobTask,
+    message: str,
+    conversation_id: str | None = None,
+    system: str | None = None,
+    turn_id: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """The assistant's reply to `message` in a stored conversation (a new one if none given).
+
+    The history goes to the model as real alternating messages; the turn is stored only once
+    the reply exists, so a retried job never stores a question twice.
+    """
+    ai = service(self, provider, model)
+    conversation = open_conversation(conversation_id, job_owner(self))
+    history = [Message(m["role"], m["content"]) for m in conversation.get("messages", [])]
+    result = ai.chat([*history, Message("user", message)], system)
+    if not conversation.get("id"):
+        conversation = ai_state.create_conversation(
+            conversation["owner"], message, result.usage.provider, result.usage.model
+        )
+    ai_state.append_turn(
+        conversation["id"], message, result.text, turn_id=turn_id or self.job_id,
+        provider=result.usage.provider, model=result.usage.model, usage=result.usage.as_dict(),
+    )  # fmt: skip
+    return {**finish(self, result), "conversation_id": conversation["id"]}
+
+
+def open_conversation(conversation_id: str | None, owner: str) -> dict[str, Any]:
+    """The stored conversation to continue, or a blank one created once the reply exists."""
+    if not conversation_id:
+        return {"owner": owner, "messages": []}
+    conversation = ai_state.load_conversation(conversation_id)
+    if conversation is None:
+        raise PermanentError("That conversation no longer exists; start a new one.")
+    if conversation["owner"] != owner:
+        raise PermanentError("That conversation belongs to someone else.")
+    return conversation
+
+
+# batches ----------------------------------------------------------------------------------
+
+
+@celery_app.task(**AI_TASK)
+def batch_ai_requests(
+    self: JobTask,
+    prompts: list[str] | None = None,
+    files: list[dict] | None = None,
+    system: str | None = None,
+    concurrency: int = 4,
+    provider: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """Many prompts in parallel under the shared rate limit; each item succeeds or fails alone.
+
+    Prompts come as a list or as a CSV upload; the results are written as CSV and XLSX.
+    """
+    if files:
+        items = batches.items_from_csv(self.input_path(files[0]).read_bytes())
+    else:
+        items = batches.items_from_prompts(prompts or [])
+    ai = service(self, provider, model)
+    ai.on_progress = None  # one progress line for the batch, not one per item
+    ai.limiter = patient_limiter()
+    ai.require()
+
+    def answer(item: batches.BatchItem) -> tuple[str, Usage]:
+        result = ai.complete(item.prompt, item.system or system)
+        return result.text, result.usage
+
+    self.progress(0, len(items), f"Running {len(items)} prompts")
+    batches.run_batch(
+        items, answer, concurrency=concurrency,
+        on_done=lambda done, total: self.progress(done, total, f"{done} of {total} prompts done"),
+    )  # fmt: skip
+    batches.write_csv(items, self.output_path("results.csv"))
+    batches.write_xlsx(items, self.output_path("results.xlsx"))
+    return batch_summary(items)
+
+
+def batch_summary(items: list[batches.BatchItem]) -> dict[str, Any]:
+    failed = [i for i in items if not i.ok]
+    usage = batches.total_usage(items)
+    return {
+        "operation": "batch",
+        "total": len(items),
+        "succeeded": len(items) - len(failed),
+        "failed": len(failed),
+        "provider": usage.provider,
+        "model": usage.model,
+        "usage": usage.as_dict(),
+        "items": [
+            {**i.row(), "answer": i.answer[:500], "prompt": i.prompt[:200]} for i in items[:50]
+        ],
+        "notes": [f"Only the first 50 of {len(items)} items are shown; the CSV and XLSX hold all."]
+        if len(items) > 50
+        else [],
+    }
