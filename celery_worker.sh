@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start, stop and inspect Nexus's background processes: one worker per queue, beat and Flower.
 #
-#   ./celery_worker.sh start [NAME...]     NAME: email files ai reports maintenance beat flower
+#   ./celery_worker.sh start [NAME...]     NAME: email files ai reports maintenance beat flower metrics
 #   ./celery_worker.sh stop [NAME...]      warm shutdown: running tasks finish first
 #   ./celery_worker.sh restart [NAME...]
 #   ./celery_worker.sh status              exit code 0 only when everything runs
@@ -17,10 +17,10 @@ PY=${PYTHON:-.venv/bin/python}
 RUN_DIR=var/run
 LOG_DIR=var/log
 STOP_TIMEOUT=${STOP_TIMEOUT:-60}
-ALL="email files ai reports maintenance beat flower"
+ALL="email files ai reports maintenance beat flower metrics"
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
-service() { case "$1" in beat|flower) echo "$1" ;; *) echo "worker-$1" ;; esac; }
+service() { case "$1" in beat|flower|metrics) echo "$1" ;; *) echo "worker-$1" ;; esac; }
 pid_file() { echo "$RUN_DIR/$(service "$1").pid"; }
 log_file() { echo "$LOG_DIR/$(service "$1").log"; }
 
@@ -36,7 +36,7 @@ running_pid() {
   file=$(pid_file "$1")
   [ -f "$file" ] || return 1
   pid=$(cat "$file")
-  if kill -0 "$pid" 2>/dev/null && grep -q "celery" "/proc/$pid/cmdline" 2>/dev/null; then
+  if kill -0 "$pid" 2>/dev/null && grep -qaE "celery|app\.metrics" "/proc/$pid/cmdline" 2>/dev/null; then
     echo "$pid"
     return 0
   fi
@@ -46,7 +46,7 @@ running_pid() {
 
 command_for() {
   case "$1" in
-    beat|flower) "$PY" -m app.processes "$1" ;;
+    beat|flower|metrics) "$PY" -m app.processes "$1" ;;
     *) "$PY" -m app.processes worker "$1" ;;
   esac
 }

@@ -208,17 +208,29 @@ def dismiss(job_id: str) -> None:
     get_registry().remove_dead_letter(job_id)
 
 
+def _archive(job_id: str) -> str | None:
+    if storage.job_dir(job_id).is_dir():
+        return None
+    return get_registry().redis.hget(get_registry().job_key(job_id), "archive") or None
+
+
 def outputs(job_id: str) -> list[dict]:
-    return storage.list_outputs(job_id)
+    """The job's output files, from its folder or, once archived, from its archive."""
+    archive = _archive(job_id)
+    return storage.archived_outputs(archive) if archive else storage.list_outputs(job_id)
 
 
 def output_bytes(job_id: str, name: str) -> bytes:
     """The bytes of one output file of a job."""
-    for output in storage.list_outputs(job_id):
+    archive = _archive(job_id)
+    for output in outputs(job_id):
         if output["name"] == name:
+            if archive:
+                return storage.archived_bytes(archive, name)
             return storage.resolve(output).read_bytes()
     raise FileNotFoundError(f"Job {job_id} has no output called {name}.")
 
 
 def zip_outputs(job_id: str) -> bytes:
-    return storage.zip_outputs(job_id)
+    archive = _archive(job_id)
+    return storage.zip_archived_outputs(archive) if archive else storage.zip_outputs(job_id)

@@ -122,6 +122,13 @@ def unique_path(folder: Path, name: str) -> Path:
     return candidate
 
 
+def temp_dir() -> Path:
+    """Scratch space for work in progress; maintenance empties what is over an hour old."""
+    folder = root() / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def output_path(job_id: str, name: str) -> Path:
     """A fresh path in the job's output folder for a file called `name`."""
     return unique_path(outputs_dir(job_id), name)
@@ -198,6 +205,34 @@ def zip_outputs(job_id: str) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for output in list_outputs(job_id):
             archive.write(folder / output["name"], arcname=output["name"])
+    return buffer.getvalue()
+
+
+def archived_outputs(archive: str) -> list[dict]:
+    """The outputs of a job whose folder maintenance moved into a zip archive."""
+    with zipfile.ZipFile(resolve(archive)) as bundle:
+        return [
+            {"name": info.filename.removeprefix("out/"), "path": archive, "size": info.file_size,
+             "type": filetypes.sniff_bytes(bundle.read(info.filename)[: filetypes.SNIFF_BYTES]),
+             "archived": True}
+            for info in bundle.infolist()
+            if info.filename.startswith("out/") and not info.is_dir()
+        ]
+
+
+def archived_bytes(archive: str, name: str) -> bytes:
+    with zipfile.ZipFile(resolve(archive)) as bundle:
+        return bundle.read(f"out/{name}")
+
+
+def zip_archived_outputs(archive: str) -> bytes:
+    """The outputs inside a job's archive, repacked as one zip of outputs only."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(resolve(archive)) as bundle, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in bundle.infolist():
+            if info.filename.startswith("out/") and not info.is_dir():
+                out.writestr(info.filename.removeprefix("out/"), bundle.read(info.filename))
     return buffer.getvalue()
 
 

@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import pkgutil
+from datetime import timedelta
 from pathlib import Path
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from app.settings import QUEUES, get_settings
@@ -85,6 +87,25 @@ def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict | None
     return {"queue": queue} if queue else None
 
 
+MAINTENANCE = f"{TASKS_PACKAGE}.maintenance_tasks"
+BEAT_SCHEDULE = {
+    "monitor-queue-sizes": {"task": f"{MAINTENANCE}.monitor_queue_sizes",
+                            "schedule": timedelta(minutes=1)},
+    "health-check": {"task": f"{MAINTENANCE}.health_check", "schedule": timedelta(minutes=5)},
+    "cleanup-temp-files": {"task": f"{MAINTENANCE}.cleanup_temp_files",
+                           "schedule": crontab(minute=7)},
+    "cleanup-old-results": {"task": f"{MAINTENANCE}.cleanup_old_results",
+                            "schedule": crontab(hour=3, minute=17)},
+    "cleanup-failed-tasks": {"task": f"{MAINTENANCE}.cleanup_failed_tasks",
+                             "schedule": crontab(hour=3, minute=27)},
+    "archive-old-files": {"task": f"{MAINTENANCE}.archive_old_files",
+                          "schedule": crontab(hour=3, minute=37)},
+    # Scheduled emails live in Redis; this moves the due ones onto the email queue.
+    "dispatch-due-emails": {"task": f"{TASKS_PACKAGE}.email_tasks.dispatch_due_emails",
+                            "schedule": timedelta(seconds=15)},
+}
+
+
 def _queues() -> list[Queue]:
     return [
         Queue(name, Exchange(name, type="direct"), routing_key=name, queue_arguments={})
@@ -128,6 +149,7 @@ def make_celery() -> Celery:
             "queue_order_strategy": "priority",
         },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        beat_schedule=BEAT_SCHEDULE,
         beat_scheduler="redbeat.RedBeatScheduler",
         redbeat_redis_url=settings.redis_url,
         redbeat_redis_options={"socket_connect_timeout": 5, "retry_period": 60},

@@ -1,0 +1,138 @@
+"""Housekeeping: retention, temp files, dead letters and archives of old job folders.
+
+Every function takes `now` so tests can move the clock; the maintenance tasks pass nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app import storage
+from app.connection import get_registry
+from app.settings import get_settings
+
+DAY = 86400
+TEMP_MAX_AGE = 3600
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def _age(path: Path, now: float) -> float:
+    return now - path.stat().st_mtime
+
+
+def cleanup_temp_files(now: float | None = None, max_age: float = TEMP_MAX_AGE) -> dict:
+    """Delete temp files older than `max_age` seconds; returns how many and how many bytes."""
+    now = _now(now)
+    removed = freed = 0
+    folder = storage.temp_dir()
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file() and _age(path, now) > max_age:
+            freed += path.stat().st_size
+            path.unlink(missing_ok=True)
+            removed += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return {"removed": removed, "freed_bytes": freed}
+
+
+def cleanup_old_results(now: float | None = None, retention_days: int | None = None) -> dict:
+    """Apply the retention: finished jobs older than it leave the registry and storage."""
+    now = _now(now)
+    days = retention_days or get_settings().retention_days
+    cutoff = now - days * DAY
+    registry = get_registry()
+    old_ids = [
+        job_id for job_id in registry.ids_between(0, cutoff)
+        if registry.state(job_id) in ("SUCCESS", "FAILURE", "REVOKED")
+    ]
+    for job_id in old_ids:
+        storage.delete_job_files(job_id)
+    trimmed = registry.trim(older_than=cutoff)
+    orphans = _delete_orphan_folders(cutoff)
+    return {"jobs_removed": trimmed, "folders_removed": len(old_ids) + orphans}
+
+
+def _delete_orphan_folders(cutoff: float) -> int:
+    """Job folders with no record left, older than the cutoff (jobs trimmed by an older run)."""
+    registry = get_registry()
+    removed = 0
+    jobs_root = storage.root() / "jobs"
+    if not jobs_root.is_dir():
+        return 0
+    for folder in jobs_root.iterdir():
+        if folder.stat().st_mtime < cutoff and registry.get(folder.name) is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def cleanup_failed_tasks(now: float | None = None, retention_days: int | None = None) -> dict:
+    """Dead letters older than the retention are removed, records and files alike."""
+    now = _now(now)
+    days = retention_days or get_settings().retention_days
+    registry = get_registry()
+    expired = registry.dead_letters_before(now - days * DAY)
+    for job_id in expired:
+        storage.delete_job_files(job_id)
+    registry.delete(expired)
+    return {"dead_letters_removed": len(expired)}
+
+
+def archive_old_files(now: float | None = None, older_than_days: int | None = None) -> dict:
+    """Move finished jobs' folders older than N days into zip archives dated by job day.
+
+    A folder is deleted only after its archive has been written and read back complete.
+    """
+    now = _now(now)
+    days = older_than_days or get_settings().archive_after_days
+    cutoff = now - days * DAY
+    registry = get_registry()
+    archived, files = 0, 0
+    jobs_root = storage.root() / "jobs"
+    if not jobs_root.is_dir():
+        return {"archived": 0, "files": 0}
+    for folder in sorted(jobs_root.iterdir()):
+        record = registry.get(folder.name)
+        if record and record["state"] not in ("SUCCESS", "FAILURE", "REVOKED"):
+            continue
+        stamp = record["submitted_at"] if record else folder.stat().st_mtime
+        if stamp >= cutoff:
+            continue
+        target = _archive_path(folder.name, stamp)
+        count = _zip_folder(folder, target)
+        shutil.rmtree(folder)
+        if record:
+            registry.update(folder.name, archive=storage.relative(target))
+        archived += 1
+        files += count
+    return {"archived": archived, "files": files}
+
+
+def _archive_path(job_id: str, stamp: float) -> Path:
+    day = datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d")
+    return storage.unique_path(storage.root() / "archive" / day, f"{job_id}.zip")
+
+
+def _zip_folder(folder: Path, target: Path) -> int:
+    """Write every file of `folder` into `target` and prove it is all there; returns the count."""
+    sources = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+    partial = target.with_name(target.name + ".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in sources.items():
+            archive.write(path, arcname=name)
+    with zipfile.ZipFile(partial) as archive:
+        if archive.testzip() is not None:
+            raise OSError(f"The archive of {folder.name} is damaged; the folder was kept.")
+        sizes = {info.filename: info.file_size for info in archive.infolist()}
+    expected = {name: path.stat().st_size for name, path in sources.items()}
+    if sizes != expected:
+        raise OSError(f"The archive of {folder.name} is incomplete; the folder was kept.")
+    partial.rename(target)
+    return len(sources)
