@@ -7,6 +7,7 @@ Values are read from Redis at each scrape, so they are never staler than the scr
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Iterator
 
@@ -49,9 +50,12 @@ def serve(port: int | None = None, address: str = "127.0.0.1") -> None:
 
 
 def main() -> None:
-    settings = get_settings()
-    serve(settings.metrics_port)
-    print(f"Nexus metrics on http://127.0.0.1:{settings.metrics_port}/metrics", flush=True)
+    parser = argparse.ArgumentParser(description="Serve Nexus queue metrics for Prometheus.")
+    parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=get_settings().metrics_port)
+    args = parser.parse_args()
+    serve(args.port, args.address)
+    print(f"Nexus metrics on http://{args.address}:{args.port}/metrics", flush=True)
     while True:
         time.sleep(3600)
 
