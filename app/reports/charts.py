@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -16,9 +18,7 @@ from app.reports.model import Chart
 _COLOR = "#2f6db5"
 _MAX_LABEL = 18
 
-# Labels in scripts DejaVu Sans lacks (CJK, emoji) would log a warning per glyph per chart.
-logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-logging.getLogger("matplotlib.backends").setLevel(logging.ERROR)
+_MISSING_GLYPH = r"Glyph \d+ .* missing from font"
 
 
 def figure(chart: Chart, width: float = 8.0, height: float = 3.6) -> Figure:
@@ -64,17 +64,27 @@ def compact(value: float, _position: object = None) -> str:
     return f"{value:.3g}"
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Labels in scripts DejaVu Sans lacks (CJK, emoji) draw as boxes; one warning per glyph
+    per chart would only flood the worker log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_MISSING_GLYPH, category=UserWarning)
+        yield
+
+
 def png(chart: Chart, dpi: int = 110) -> bytes:
     """The chart as PNG bytes."""
     buffer = io.BytesIO()
-    figure(chart).savefig(buffer, format="png", dpi=dpi)
+    with _quiet():
+        figure(chart).savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
 def svg(chart: Chart) -> str:
     """The chart as an SVG document; text stays text so the page is searchable and small."""
     buffer = io.StringIO()
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "nexus"}):
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "nexus"}), _quiet():
         figure(chart).savefig(buffer, format="svg")
     return buffer.getvalue()
 

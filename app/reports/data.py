@@ -21,6 +21,8 @@ _RECORD_KEYS = ("records", "data", "rows", "items", "results")
 def load_table(path: Path, kind: str | None = None, *, sheet: str | int = 0) -> pd.DataFrame:
     """The table stored at `path`; a PermanentError in plain words when it cannot be read."""
     kind = kind or filetypes.sniff_file(path)
+    if kind == "unknown" and _legacy_text(path):
+        kind = "csv"
     if kind == "empty":
         raise PermanentError(f"The file {path.name} is empty.")
     if kind not in READABLE_TYPES:
@@ -31,6 +33,19 @@ def load_table(path: Path, kind: str | None = None, *, sheet: str | int = 0) -> 
     readers = {"csv": read_csv, "text": read_csv, "json": read_json}
     frame = read_xlsx(path, sheet) if kind == "xlsx" else readers[kind](path)
     return clean_columns(frame)
+
+
+def _legacy_text(path: Path) -> bool:
+    """Text in a single-byte Windows encoding, which the UTF-8 sniffer calls binary."""
+    with open(path, "rb") as handle:
+        head = handle.read(filetypes.SNIFF_BYTES)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_csv(path: Path) -> pd.DataFrame:

@@ -25,13 +25,10 @@ from app.reports.xlsx import write_data_sheet
 
 EXPORT_FORMATS = ("csv", "xlsx", "json", "xml")
 
-_START = (
-    r"A-Z_a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF"
-    r"\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD"
-)
-_CHAR = _START + r"\-.0-9\u00B7\u0300-\u036F\u203F-\u2040"
-_NOT_NAME_CHAR = re.compile(f"[^{_CHAR}]")
-_NAME_START = re.compile(f"[{_START}]")
+# ASCII only: every XML parser accepts these, while the Unicode name ranges differ between
+# XML editions; the original key always travels in the `key` attribute.
+_NOT_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
+_NAME_START = re.compile(r"[A-Za-z_]")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
@@ -107,7 +104,7 @@ def _plain_tree(value: Any) -> Any:
 
 
 def xml_name(key: str) -> str:
-    """A valid XML element name for any key: "2nd price (€)" -> "_2nd_price__€_"."""
+    """A valid XML element name for any key: "2nd price (€)" -> "_2nd_price____"."""
     name = _NOT_NAME_CHAR.sub("_", str(key))
     if not name or not _NAME_START.match(name):
         name = "_" + name

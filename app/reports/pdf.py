@@ -37,6 +37,8 @@ MARGIN = 1.4 * cm
 MAX_PDF_ROWS = 100  # rows of any one table; the rest is in the XLSX
 _FONT, _BOLD = "NexusSans", "NexusSans-Bold"
 _MAX_WEIGHT = 40  # characters; a longer column wraps instead of squeezing the rest
+_MAX_WORD_POINTS = 110.0
+_CELL_PADDING = 13.0  # reportlab pads 6 points on each side of a cell
 
 
 def _register_fonts() -> None:
@@ -190,13 +192,30 @@ def _table(table: Table, styles) -> list[Flowable]:
 
 
 def column_widths(columns: list[str], rows: list[list[str]], total: float) -> list[float]:
-    """Widths in proportion to each column's longest text, within sensible bounds."""
-    weights = []
-    for index, column in enumerate(columns):
-        longest = max([len(str(column)), *(len(row[index]) for row in rows if index < len(row))])
-        weights.append(min(max(longest, 4), _MAX_WEIGHT))
-    scale = total / sum(weights) if weights else 0
-    return [w * scale for w in weights]
+    """Widths that keep each column's longest word whole and share the rest by text length."""
+    minimum = [
+        _longest_word(column, [row[i] for row in rows if i < len(row)])
+        for i, column in enumerate(columns)
+    ]
+    weights = [
+        min(max([len(str(c)), *(len(row[i]) for row in rows if i < len(row))]), _MAX_WEIGHT) or 1
+        for i, c in enumerate(columns)
+    ]
+    widths = [max(low, total * w / sum(weights)) for low, w in zip(minimum, weights)]
+    excess = sum(widths) - total
+    slack = [w - low for w, low in zip(widths, minimum)]
+    if excess > 0 and sum(slack) > 0:
+        share = min(1.0, excess / sum(slack))
+        widths = [w - s * share for w, s in zip(widths, slack)]
+    if sum(widths) > total:  # even the words do not fit: scale everything down
+        widths = [w * total / sum(widths) for w in widths]
+    return widths
+
+
+def _longest_word(header: str, cells: list[str]) -> float:
+    words = [*str(header).split(), *(w for cell in cells for w in cell.split())]
+    widest = max((pdfmetrics.stringWidth(w, _BOLD, 7) for w in words), default=0.0)
+    return min(widest, _MAX_WORD_POINTS) + _CELL_PADDING
 
 
 class NumberedCanvas(canvas.Canvas):

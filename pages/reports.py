@@ -1,0 +1,233 @@
+"""Reports: build an analytics, summary, export or task-performance report, and manage schedules."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+import streamlit.components.v1 as components
+
+from app import jobs, report_schedules
+from app.errors import JobError
+from app.settings import QUEUES
+from app.ui import job_panel, when
+
+REPORTS = {
+    "generate_analytics_report": "Analytics report",
+    "generate_summary_report": "Executive summary report",
+    "export_data": "Export data",
+    "generate_task_performance_report": "Task performance",
+}
+SCHEDULE_KIND = {
+    "generate_analytics_report": "analytics",
+    "generate_summary_report": "summary",
+    "export_data": "export",
+    "generate_task_performance_report": "task_performance",
+}
+REPORT_FORMATS = ["html", "xlsx", "pdf", "json"]
+EXPORT_FORMATS = ["csv", "xlsx", "json", "xml"]
+DATA_TYPES = ("csv", "xlsx", "json")
+
+
+def earlier_output() -> dict | None:
+    """A CSV, XLSX or JSON output of a finished job, picked by the user."""
+    finished = jobs.list(state="SUCCESS", limit=100).jobs
+    choices = [
+        (job, output)
+        for job in finished
+        for output in (job.get("outputs") or [])
+        if output.get("type") in DATA_TYPES
+    ]
+    if not choices:
+        st.info("No finished job has a CSV, XLSX or JSON output yet.")
+        return None
+    picked = st.selectbox(
+        "Output",
+        choices,
+        format_func=lambda c: f"{c[1]['name']} · {c[0]['kind']} · {when(c[0]['finished_at'])}",
+    )
+    return picked[1] if picked else None
+
+
+def pick_data() -> tuple[list[Any], bool]:
+    """The data file the report reads, as an upload or a stored ref; and whether one is chosen."""
+    source = st.radio("Data", ["Upload a file", "An earlier job's output"], horizontal=True)
+    if source == "Upload a file":
+        upload = st.file_uploader("CSV, Excel (.xlsx) or JSON", type=list(DATA_TYPES))
+        return ([upload] if upload else []), upload is not None
+    ref = earlier_output()
+    return ([ref] if ref else []), ref is not None
+
+
+def analytics_options(kind: str) -> dict[str, Any]:
+    st.caption("Leave a column empty and the report chooses one from the data.")
+    left, right = st.columns(2)
+    params: dict[str, Any] = {
+        "title": left.text_input("Title", REPORTS[kind]),
+        "top_n": right.number_input("Top N", min_value=1, max_value=100, value=10),
+        "group_by": left.text_input("Group by column", ""),
+        "value_column": right.text_input("Value column", ""),
+        "date_column": left.text_input("Date column", ""),
+        "sheet": right.text_input("Sheet (XLSX only)", "", help="Empty: the first sheet."),
+    }
+    if kind == "generate_summary_report":
+        params["provider"] = st.selectbox(
+            "Summary written by",
+            ["auto", "offline"],
+            format_func=lambda p: {
+                "auto": "The configured AI provider (offline analyser if none)",
+                "offline": "The offline analyser",
+            }[p],
+        )
+    return {k: v for k, v in params.items() if v not in ("", None)}
+
+
+def performance_options() -> dict[str, Any]:
+    left, right = st.columns(2)
+    today = datetime.now(UTC).date()
+    start = left.date_input("From (UTC)", today - timedelta(days=7))
+    end = right.date_input("To (UTC, inclusive)", today)
+    kinds = left.multiselect("Only these kinds", jobs.kinds())
+    queues = right.multiselect("Only these queues", list(QUEUES))
+    params: dict[str, Any] = {"title": st.text_input("Title", "Task performance")}
+    if isinstance(start, date) and isinstance(end, date):
+        params["start"] = datetime.combine(start, time.min, UTC).isoformat()
+        params["end"] = datetime.combine(end + timedelta(days=1), time.min, UTC).isoformat()
+    if kinds:
+        params["kinds"] = kinds
+    if queues:
+        params["queues"] = queues
+    return params
+
+
+def recurring_options() -> dict[str, Any] | None:
+    """Cron and recipients when the user wants the report on a schedule, else None."""
+    if not st.toggle("Run this report on a schedule and email it"):
+        return None
+    left, right = st.columns(2)
+    cron = left.text_input(
+        "Cron (UTC)", "0 8 * * 1", help="minute hour day-of-month month day-of-week"
+    )
+    name = right.text_input("Schedule name", "Weekly report")
+    recipients = st.text_input("Recipients", "", placeholder="ana@example.com, bo@example.com")
+    return {"cron": cron, "name": name, "recipients": recipients}
+
+
+def show_report(record: dict[str, Any]) -> None:
+    """The finished report: key figures, the summary's source, and the HTML preview."""
+    result = record.get("result") or {}
+    if result.get("schedule_id"):
+        st.success(f"Scheduled '{result['name']}' ({result['cron']} UTC).")
+        if not result.get("email_available"):
+            st.warning(
+                "Email is not set up here, so runs will keep their reports without sending them."
+            )
+        return
+    facts = result.get("facts") or {}
+    if facts:
+        columns = st.columns(min(4, len(facts)))
+        for index, (label, value) in enumerate(facts.items()):
+            columns[index % len(columns)].metric(label, value)
+    if result.get("summary"):
+        st.caption(f"Executive summary written by {result['summary']['source']}")
+    html_name = (result.get("outputs") or {}).get("html")
+    if html_name:
+        html = jobs.output_bytes(record["id"], html_name).decode("utf-8")
+        components.html(html, height=900, scrolling=True)
+    elif result.get("rows") is not None and "columns" in result:
+        st.write(f"Exported {result['rows']:,} rows with {len(result['columns'])} columns.")
+
+
+def new_report() -> None:
+    kind = st.selectbox("Report", list(REPORTS), format_func=REPORTS.__getitem__)
+    files: list[Any] = []
+    ready = True
+    if kind != "generate_task_performance_report":
+        files, ready = pick_data()
+    if kind == "export_data":
+        params: dict[str, Any] = {}
+        formats = st.multiselect("Formats", EXPORT_FORMATS, default=["csv", "xlsx"])
+    elif kind == "generate_task_performance_report":
+        params = performance_options()
+        formats = st.multiselect("Formats", REPORT_FORMATS, default=REPORT_FORMATS)
+    else:
+        params = analytics_options(kind)
+        formats = st.multiselect("Formats", REPORT_FORMATS, default=REPORT_FORMATS)
+    params["formats"] = formats
+    recurring = recurring_options()
+    if st.button(
+        "Schedule" if recurring else "Build report",
+        type="primary",
+        disabled=not (ready and formats),
+    ):
+        submit(kind, params, files, recurring)
+    job_id = st.session_state.get("report_job")
+    if job_id:
+        job_panel(job_id, render_result=show_report)
+
+
+def submit(
+    kind: str, params: dict[str, Any], files: list[Any], recurring: dict[str, Any] | None
+) -> None:
+    try:
+        if recurring:
+            job_id = jobs.submit(
+                "schedule_recurring_report",
+                {"report": SCHEDULE_KIND[kind], "params": params, **recurring},
+                files=files,
+            )
+        else:
+            job_id = jobs.submit(kind, params, files=files)
+    except (JobError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    st.session_state["report_job"] = job_id
+
+
+def schedules() -> None:
+    """Every recurring report with its next run, and buttons to pause, resume or delete it."""
+    found = report_schedules.list_schedules()
+    if not found:
+        st.info("No recurring reports yet. Build a report with 'Run this report on a schedule'.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Name": s["name"],
+                    "Report": s["report"],
+                    "Cron (UTC)": s["cron"],
+                    "Recipients": ", ".join(s["recipients"]) or "—",
+                    "State": "active" if s["enabled"] else "paused",
+                    "Next run": when(s["next_run"]),
+                    "Last run": when(s["last_run"]) if s["runs"] else "—",
+                    "Runs": s["runs"],
+                }
+                for s in found
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    for s in found:
+        name, toggle, remove = st.columns([4, 1, 1])
+        name.write(f"**{s['name']}** · `{s['cron']}`")
+        if s["enabled"] and toggle.button("Pause", key=f"pause-{s['id']}"):
+            report_schedules.pause(s["id"])
+            st.rerun()
+        if not s["enabled"] and toggle.button("Resume", key=f"resume-{s['id']}"):
+            report_schedules.resume(s["id"])
+            st.rerun()
+        if remove.button("Delete", key=f"delete-{s['id']}"):
+            report_schedules.delete(s["id"])
+            st.rerun()
+
+
+st.title("Reports")
+build, recurring_tab = st.tabs(["New report", "Recurring reports"])
+with build:
+    new_report()
+with recurring_tab:
+    schedules()
