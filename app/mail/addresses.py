@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -36,12 +37,8 @@ class HeaderInjection(PermanentError):
 class Mailbox:
     """A validated address with an optional display name."""
 
-    address: str  # normalised by email-validator
+    address: str  # ASCII: international domains in IDNA form
     name: str = ""
-
-    @property
-    def is_ascii(self) -> bool:
-        return self.address.isascii()
 
     def __str__(self) -> str:
         return f"{self.name} <{self.address}>" if self.name else self.address
@@ -56,6 +53,7 @@ def check_header(field: str, value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)
 def parse_address(text: str, *, local_domain_ok: bool = False) -> Mailbox:
     """One address, `user@example.com` or `Name <user@example.com>`; raises InvalidAddress.
 
@@ -68,7 +66,9 @@ def parse_address(text: str, *, local_domain_ok: bool = False) -> Mailbox:
     match = _NAME_AND_ADDRESS.match(raw)
     name, addr = (match["name"] or "", match["addr"].strip()) if match else ("", raw)
     try:
-        checked = validate_email(addr, check_deliverability=False).normalized
+        # SMTPUTF8 is not universal among relays; an ASCII address reaches every server.
+        checked = validate_email(addr, check_deliverability=False, allow_smtputf8=False)
+        checked = checked.ascii_email or checked.normalized
     except EmailNotValidError as exc:
         checked = _local_address(addr) if local_domain_ok else None
         if checked is None:
@@ -81,7 +81,7 @@ def _local_address(addr: str) -> str | None:
     if not _HOST_LABELS.match(domain):
         return None
     try:
-        validate_email(f"{local}@example.com", check_deliverability=False)
+        validate_email(f"{local}@example.com", check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         return None
     return f"{local}@{domain.lower()}"
