@@ -36,7 +36,7 @@ _MAX_PARAM_CHARS = 300
 _TRANSITION = """
 local job = KEYS[1]
 local current = redis.call('HGET', job, 'state')
-if not current then return 0 end
+if not current then return -1 end
 local new = ARGV[1]
 local force = ARGV[2] == '1'
 if not force and (current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED') then
@@ -46,7 +46,21 @@ local score = redis.call('HGET', job, 'submitted_at')
 for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
 redis.call('ZADD', KEYS[1 + tonumber(ARGV[4])], score, ARGV[3])
 redis.call('HSET', job, 'state', new)
+if new == 'STARTED' then redis.call('HINCRBY', job, 'attempts', 1) end
 for i = 5, #ARGV, 2 do redis.call('HSET', job, ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+# Creates a record and its index entries in one round trip, unless the job already has one: a
+# retry republishes the same task id, and its record must keep its history.
+_CREATE = """
+if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
+local now = ARGV[2]
+redis.call('SET', KEYS[2], ARGV[3])
+for i = 3, 7 do redis.call('ZADD', KEYS[i], now, ARGV[1]) end
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[8], now, ARGV[1]) end
+if ARGV[5] == '1' then redis.call('HSET', KEYS[9], 'retried_by', ARGV[1]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -112,6 +126,7 @@ class Registry:
         self.redis = client
         self.prefix = prefix
         self._transition = client.register_script(_TRANSITION)
+        self._create = client.register_script(_CREATE)
 
     # keys -------------------------------------------------------------------------------
 
@@ -171,25 +186,29 @@ class Registry:
             "retry_of": retry_of or "",
             "eta": "" if eta is None else repr(eta),
         }
-        if not self.redis.hsetnx(key, "id", job_id):
-            return False
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=record)
-            pipe.set(self.kwargs_key(job_id), _encode(strip_secrets(params)))
-            pipe.zadd(self.index_key("all"), {job_id: now})
-            pipe.zadd(self.index_key("state", "QUEUED"), {job_id: now})
-            pipe.zadd(self.index_key("queue", queue), {job_id: now})
-            pipe.zadd(self.index_key("kind", kind), {job_id: now})
-            pipe.zadd(self.index_key("owner", owner), {job_id: now})
-            if parent:
-                pipe.zadd(self.children_key(parent), {job_id: now})
-            if retry_of:
-                pipe.hset(self.job_key(retry_of), "retried_by", job_id)
-            pipe.execute()
-        return True
+        keys = [
+            key,
+            self.kwargs_key(job_id),
+            self.index_key("all"),
+            self.index_key("state", "QUEUED"),
+            self.index_key("queue", queue),
+            self.index_key("kind", kind),
+            self.index_key("owner", owner),
+            self.children_key(parent or job_id),
+            self.job_key(retry_of or job_id),
+        ]
+        args: list[Any] = [job_id, repr(now), _encode(strip_secrets(params)),
+                           "1" if parent else "0", "1" if retry_of else "0"]
+        for name, value in record.items():
+            args.extend([name, value])
+        return bool(self._create(keys=keys, args=args))
 
     def transition(self, job_id: str, state: str, force: bool = False, **fields: Any) -> bool:
         """Move a job to `state` and set `fields`; finished jobs only move when forced."""
+        return self.move(job_id, state, force, **fields) == 1
+
+    def move(self, job_id: str, state: str, force: bool = False, **fields: Any) -> int:
+        """Like `transition`: 1 moved, 0 refused because the job has finished, -1 no record."""
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
         fields.setdefault("updated_at", time.time())
@@ -197,7 +216,7 @@ class Registry:
         for name, value in fields.items():
             args.extend([name, self._field(name, value)])
         keys = [self.job_key(job_id), *self._state_keys()]
-        return bool(self._transition(keys=keys, args=args))
+        return int(self._transition(keys=keys, args=args))
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set fields of an existing record without changing its state."""
@@ -210,10 +229,6 @@ class Registry:
     def set_progress(self, job_id: str, current: int, total: int, message: str = "") -> bool:
         progress = {"current": current, "total": total, "message": message}
         return self.transition(job_id, "PROGRESS", progress=progress)
-
-    def count_attempt(self, job_id: str) -> int:
-        """Count one more start of the job: redelivery after a lost worker shows as 2, 3, ..."""
-        return self.redis.hincrby(self.job_key(job_id), "attempts", 1)
 
     def add_dead_letter(self, job_id: str, when: float | None = None) -> None:
         self.redis.zadd(self.dead_letters_key, {job_id: when or time.time()})
@@ -275,11 +290,14 @@ class Registry:
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         """One job's record, or None when there is no such job."""
-        raw = self.redis.hgetall(self.job_key(job_id))
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.job_key(job_id))
+            pipe.zrange(self.children_key(job_id), 0, -1)
+            raw, children = pipe.execute()
         if not raw:
             return None
         record = self._decode(raw)
-        record["children"] = self.redis.zrange(self.children_key(job_id), 0, -1)
+        record["children"] = children
         return record
 
     def kwargs(self, job_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ by Celery signals, so it is right whoever published the task.
 from __future__ import annotations
 
 import random
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,32 @@ class JobTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.request.called_directly:
             return self.run(*args, **kwargs)
-        if get_registry().state(self.job_id) in ("SUCCESS", "REVOKED"):
+        registry = get_registry()
+        started = registry.move(
+            self.job_id,
+            "STARTED",
+            started_at=time.time(),
+            retries=self.request.retries or 0,
+            worker=self.request.hostname or socket.gethostname(),
+        )
+        if started == 0:
             # A redelivered message of finished or cancelled work: acknowledge and do nothing.
             raise Ignore()
         self._last_progress = 0.0
+        result = self._run_classified(*args, **kwargs)
+        # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
+        registry.transition(
+            self.job_id,
+            "SUCCESS",
+            finished_at=time.time(),
+            result=result,
+            outputs=storage.list_outputs(self.job_id),
+            error=None,
+        )
+        return result
+
+    def _run_classified(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task; transient errors become retries, timeouts become permanent errors."""
         try:
             return self.run(*args, **kwargs)
         except (Retry, Ignore, PermanentError, JobCancelled):

@@ -1,8 +1,9 @@
 """Celery signal handlers that keep every job's record in the registry right.
 
-Publishing creates the record (from the UI, beat, a chord or a parent task alike); the worker
-moves it through STARTED, RETRY and a final state. Handlers never raise: a registry hiccup must
-not fail the work it describes.
+Publishing creates the record (from the UI, beat, a chord or a parent task alike). JobTask
+records STARTED and SUCCESS itself; these handlers record retries, failures (including those
+the worker's main process sees: hard time limits, lost pool processes) and revocations.
+Handlers never raise: a registry hiccup must not fail the work it describes.
 """
 
 from __future__ import annotations
@@ -85,23 +86,6 @@ def record_published(sender=None, body=None, headers=None, routing_key=None, pro
     )
 
 
-@signals.task_prerun.connect
-@_safely
-def record_started(sender=None, task_id=None, task=None, **_: Any) -> None:
-    if not is_job(getattr(sender, "name", None)):
-        return
-    request = task.request
-    registry = get_registry()
-    if registry.transition(
-        task_id,
-        "STARTED",
-        started_at=time.time(),
-        retries=request.retries or 0,
-        worker=request.hostname or "",
-    ):
-        registry.count_attempt(task_id)
-
-
 @signals.task_retry.connect
 @_safely
 def record_retry(sender=None, request=None, reason=None, **_: Any) -> None:
@@ -112,22 +96,6 @@ def record_retry(sender=None, request=None, reason=None, **_: Any) -> None:
         "RETRY",
         retries=(request.retries or 0) + 1,
         error=error_text(reason.exc if hasattr(reason, "exc") and reason.exc else reason),
-    )
-
-
-@signals.task_success.connect
-@_safely
-def record_success(sender=None, result=None, **_: Any) -> None:
-    if not is_job(getattr(sender, "name", None)):
-        return
-    job_id = sender.request.id
-    get_registry().transition(
-        job_id,
-        "SUCCESS",
-        finished_at=time.time(),
-        result=result,
-        outputs=storage.list_outputs(job_id),
-        error=None,
     )
 
 
