@@ -402,10 +402,8 @@ def _check_params(report: str, params: dict[str, Any]) -> None:
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise PermanentError(f"The {report} report has no option {', '.join(unknown)}.")
-    check_formats(
-        params.get("formats") or ["csv"],
-        exports.EXPORT_FORMATS if report == "export" else REPORT_FORMATS,
-    )
+    formats = exports.EXPORT_FORMATS if report == "export" else REPORT_FORMATS
+    check_formats(params.get("formats") or formats, formats)
 
 
 def email_task():

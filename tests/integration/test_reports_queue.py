@@ -1,0 +1,257 @@
+"""The reports queue through a real worker: reports, exports, performance and schedules."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from email import policy
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import openpyxl
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+
+from app import jobs, report_schedules, storage
+from app.registry import Registry
+from tests.support.processes import ROOT, start_beat, start_worker
+from tests.unit.reports.datasets import sales
+
+pytestmark = pytest.mark.integration
+
+REPORT_OUTPUTS = {"report.html", "report.xlsx", "report.pdf", "report.json"}
+
+
+def _succeeded(job_id: str, timeout: float = 120.0) -> dict:
+    record = jobs.wait(job_id, timeout=timeout)
+    assert record["state"] == "SUCCESS", record.get("error") or record.get("traceback")
+    return record
+
+
+def test_analytics_report_from_an_upload(worker) -> None:
+    upload = ("sales.csv", sales(400).to_csv(index=False).encode())
+    job_id = jobs.submit("generate_analytics_report", {"title": "Sales"}, files=[upload])
+    record = _succeeded(job_id)
+
+    assert {o["name"] for o in jobs.outputs(job_id)} == REPORT_OUTPUTS
+    html = jobs.output_bytes(job_id, "report.html").decode()
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<script" not in html.lower()
+    result = record["result"]
+    assert result["rows"] == 400 and result["group_by"] == "region"
+    assert result["outputs"]["html"] == "report.html"
+    assert len(json.dumps(result)) < 5_000  # the data itself never goes to the result backend
+    assert record["progress"]["current"] == record["progress"]["total"]
+
+
+def test_summary_report_reads_an_earlier_jobs_output(worker) -> None:
+    records = [
+        {"team": t, "hours": h, "day": f"2025-03-{d:02d}"}
+        for d, (t, h) in enumerate([("Ops", 5), ("Dev", 8), ("Ops", 2), ("Dev", 9)], 1)
+    ]
+    export_id = jobs.submit("export_data", {"records": records, "formats": ["csv", "json"]})
+    _succeeded(export_id)
+    csv_ref = next(o for o in jobs.outputs(export_id) if o["name"] == "export.csv")
+
+    job_id = jobs.submit("generate_summary_report", {"formats": ["html", "json"]}, files=[csv_ref])
+    result = _succeeded(job_id)["result"]
+    assert result["summary"]["source"] == "the offline analyser (no AI model was used)"
+    assert "The data has 4 rows and 3 columns" in result["summary"]["text"]
+    report = json.loads(jobs.output_bytes(job_id, "summary-report.json"))
+    assert report["executive_summary"]["source"].startswith("the offline analyser")
+    html = jobs.output_bytes(job_id, "summary-report.html").decode()
+    assert "written by the offline analyser" in html
+
+
+def test_export_job_round_trips_and_names_its_own_files(worker) -> None:
+    records = [{"name": "Zoë", "a/b": 1.5, "../x": None}, {"name": "=cmd()", "a/b": -2}]
+    job_id = jobs.submit(
+        "export_data", {"records": records, "formats": ["json", "xml", "xlsx", "csv"]}
+    )
+    _succeeded(job_id)
+    assert {o["name"] for o in jobs.outputs(job_id)} == {
+        "export.json",
+        "export.xml",
+        "export.xlsx",
+        "export.csv",
+    }
+    assert json.loads(jobs.output_bytes(job_id, "export.json")) == records
+    assert b"'=cmd()" in jobs.output_bytes(job_id, "export.csv")
+
+
+def test_performance_report_matches_the_jobs_this_test_ran(worker) -> None:
+    start = time.time()
+    ids = [jobs.submit("ping") for _ in range(3)]
+    ids.append(jobs.submit("sample_job", {"steps": 1, "step_seconds": 0.2}))
+    ids.append(jobs.submit("sample_job", {"steps": 1, "step_seconds": 0.05, "fail": True}))
+    ran = [jobs.wait(i, timeout=60) for i in ids]
+    end = time.time()
+
+    job_id = jobs.submit(
+        "generate_task_performance_report",
+        {"start": start, "end": end, "kinds": ["ping", "sample_job"]},
+    )
+    record = _succeeded(job_id)
+    numbers = record["result"]["numbers"]
+    runs = [r["finished_at"] - r["started_at"] for r in ran]
+    waits = [r["started_at"] - r["submitted_at"] for r in ran]
+    assert numbers["jobs"] == 5
+    assert numbers["by_kind"] == {"ping": 3, "sample_job": 2}
+    assert numbers["by_state"] == {"SUCCESS": 4, "FAILURE": 1}
+    assert numbers["success_rate"] == pytest.approx(0.8)
+    assert numbers["run_p50"] == pytest.approx(np.percentile(runs, 50))
+    assert numbers["run_p95"] == pytest.approx(np.percentile(runs, 95))
+    assert numbers["wait_p95"] == pytest.approx(np.percentile(waits, 95))
+
+    html = jobs.output_bytes(job_id, "task-performance.html").decode()
+    assert "The sample job was asked to fail." in html
+    xlsx = next(o for o in jobs.outputs(job_id) if o["name"] == "task-performance.xlsx")
+    book = openpyxl.load_workbook(storage.resolve(xlsx))
+    assert {row[0] for row in book["Jobs"].iter_rows(min_row=2, values_only=True)} == set(ids)
+    assert book["Charts"]._charts
+
+
+def test_schedules_can_be_listed_paused_resumed_and_deleted(redis_client) -> None:
+    created = report_schedules.create(
+        name="Monthly",
+        report="task_performance",
+        params={"days": 30},
+        cron="0 6 1 * *",
+        recipients="boss@example.com",
+        owner="ada",
+    )
+    schedule_id = created["id"]
+    assert created["enabled"] and created["next_run"] > time.time()
+    assert any(s["id"] == schedule_id for s in report_schedules.list_schedules(owner="ada"))
+
+    assert report_schedules.pause(schedule_id)
+    assert report_schedules.get(schedule_id)["enabled"] is False
+    assert report_schedules.resume(schedule_id)
+    assert report_schedules.get(schedule_id)["enabled"] is True
+
+    assert report_schedules.delete(schedule_id)
+    assert report_schedules.get(schedule_id) is None
+    assert not redis_client.keys(f"*redbeat*{schedule_id}*")
+
+
+def test_bad_schedules_are_refused_in_plain_words(worker) -> None:
+    job_id = jobs.submit(
+        "schedule_recurring_report",
+        {"report": "task_performance", "cron": "every monday", "recipients": ["boss@example.com"]},
+    )
+    record = jobs.wait(job_id, timeout=60)
+    assert record["state"] == "FAILURE"
+    assert "five cron fields" in record["error"]
+
+
+# recurring report end to end ----------------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _other_db(url: str, db: int) -> str:
+    """The same server, another database: the session worker never sees these queues."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
+
+
+def _submit_in(env: dict[str, str], kind: str, params: dict) -> str:
+    code = (
+        "import json, sys; from app import jobs; "
+        f"print(jobs.submit({kind!r}, json.loads(sys.argv[1])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(params)],
+        cwd=ROOT,
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _base_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_recurring_report_added_at_runtime_fires_next_minute_and_is_emailed(
+    redis_url: str, log_dir: Path
+) -> None:
+    url = _other_db(redis_url, 9)
+    client = redis.Redis.from_url(url, decode_responses=True)
+    client.flushdb()
+    registry = Registry(client, prefix="nexus")
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    smtp.start()
+    env = {
+        "REDIS_URL": url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
+    }
+    worker = start_worker(log_dir, queues=("reports", "email"), concurrency=1, env=env)
+    beat = start_beat(log_dir, env=env)
+    try:
+        added = time.time()
+        job_id = _submit_in(
+            env,
+            "schedule_recurring_report",
+            {
+                "report": "task_performance",
+                "cron": "* * * * *",
+                "name": "Minute report",
+                "recipients": ["boss@example.com"],
+                "params": {"days": 1, "formats": ["pdf", "xlsx"]},
+            },
+        )
+        _wait(lambda: registry.state(job_id) == "SUCCESS", 60, "the schedule to be stored")
+        message = _wait(lambda: inbox.messages[:1], 150, "the scheduled email")[0]
+        next_minute = (int(added) // 60 + 1) * 60
+
+        runs = registry.list(kind="run_scheduled_report").jobs
+        assert runs, "beat never started a run"
+        first = min(runs, key=lambda r: r["submitted_at"])
+        assert next_minute <= first["submitted_at"] < next_minute + 30
+        assert message["Subject"].startswith("Minute report")
+        assert message["To"] == "boss@example.com"
+        names = {part.get_filename() for part in message.iter_attachments()}
+        assert names == {"task-performance.pdf", "task-performance.xlsx"}
+    finally:
+        beat.stop()
+        worker.stop()
+        smtp.stop()
+        client.flushdb()
