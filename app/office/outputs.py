@@ -58,7 +58,7 @@ def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     """The start of `text`, cut at a word boundary when one is near."""
     if len(text) <= limit:
         return text
-    cut = text.rfind(" ", limit - 200, limit)
+    cut = text.rfind(" ", max(0, limit - 200), limit)
     return text[: cut if cut > 0 else limit] + " …"
 
 
@@ -78,3 +78,28 @@ def text_summary(
 def stem_of(path: Path | str) -> str:
     """A file's name without its extension, for naming outputs after their input."""
     return Path(path).stem or "file"
+
+
+def fit_summary(summary: Any, limit: int) -> Any:
+    """The summary, with previews and long lists shortened until its JSON fits in `limit`."""
+    for preview_chars, max_items in ((PREVIEW_CHARS, None), (1000, None), (300, 50), (0, 20)):
+        trimmed = _trim(summary, preview_chars, max_items)
+        if len(json.dumps(trimmed, default=str)) <= limit:
+            return trimmed
+    return trimmed
+
+
+def _trim(value: Any, preview_chars: int, max_items: int | None) -> Any:
+    if isinstance(value, dict):
+        trimmed = {}
+        for key, item in value.items():
+            if key == "preview" and preview_chars < PREVIEW_CHARS:
+                if isinstance(item, str) and preview_chars:
+                    trimmed[key] = preview(item, preview_chars)
+                continue
+            trimmed[key] = _trim(item, preview_chars, max_items)
+        return trimmed
+    if isinstance(value, list):
+        items = value if max_items is None else value[:max_items]
+        return [_trim(item, preview_chars, max_items) for item in items]
+    return value

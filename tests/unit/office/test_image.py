@@ -1,0 +1,94 @@
+"""Images: info and EXIF, upright thumbnails, resizing, conversion and metadata removal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from app.errors import PermanentError
+from app.office import image
+from app.office.outputs import OutputFolder
+
+
+def opened(out: OutputFolder, name: str) -> Image.Image:
+    picture = Image.open(out.folder / name)
+    picture.load()
+    return picture
+
+
+def test_info_reads_exif_and_orientation(files: dict[str, Path], out: OutputFolder) -> None:
+    info = image.process(files["jpeg"], ["info"], out)["info"]
+    assert (info["format"], info["width"], info["height"], info["mode"]) == (
+        "JPEG",
+        400,
+        200,
+        "RGB",
+    )
+    assert info["orientation"] == 6 and info["orientation_label"] == "rotated 90° clockwise"
+    assert info["displayed_size"] == [200, 400]
+    assert info["exif"]["Make"] == "Canon"
+    assert info["exif"]["GPSLatitude"] == [52.0, 22.0, 1.5]
+
+
+def test_thumbnail_is_upright_and_keeps_aspect_ratio(
+    files: dict[str, Path], out: OutputFolder
+) -> None:
+    result = image.process(files["jpeg"], ["thumbnail"], out, {"thumbnail_size": 100})["thumbnail"]
+    assert (result["width"], result["height"]) == (50, 100)  # 400×200 shot sideways
+    thumb = opened(out, result["name"])
+    assert thumb.format == "JPEG" and thumb.size == (50, 100)
+    # The blue strip was on the left of the stored pixels; turned clockwise it is on top.
+    top, bottom = thumb.getpixel((25, 5)), thumb.getpixel((25, 95))
+    assert top[2] > 200 and bottom[0] > 200
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "expected"),
+    [
+        ("fit", (100, 100), (50, 100)),
+        ("fill", (100, 100), (100, 100)),
+        ("exact", (120, 30), (120, 30)),
+    ],
+)
+def test_resize_modes(files: dict[str, Path], out: OutputFolder, mode: str, size, expected) -> None:
+    options = {"width": size[0], "height": size[1], "mode": mode}
+    result = image.process(files["jpeg"], ["resize"], out, options)["resize"]
+    assert opened(out, result["name"]).size == expected
+
+
+def test_convert_to_jpeg_flattens_transparency(files: dict[str, Path], out: OutputFolder) -> None:
+    result = image.process(files["png"], ["convert"], out, {"format": "jpeg"})["convert"]
+    converted = opened(out, result["name"])
+    assert converted.format == "JPEG" and converted.mode == "RGB"
+    assert converted.getpixel((10, 10)) == (255, 255, 255)
+    assert result["notes"] == [
+        "JPEG has no transparency: transparent areas were filled with white."
+    ]
+
+
+@pytest.mark.parametrize("target", ["png", "webp"])
+def test_convert_keeps_alpha_where_the_format_can(
+    files: dict[str, Path], out: OutputFolder, target: str
+) -> None:
+    result = image.process(files["png"], ["convert"], out, {"format": target})["convert"]
+    converted = opened(out, result["name"])
+    assert converted.format == target.upper() and converted.mode == "RGBA"
+
+
+def test_strip_metadata_removes_exif_gps_and_comment_and_keeps_the_picture_upright(
+    files: dict[str, Path], out: OutputFolder
+) -> None:
+    result = image.process(files["jpeg"], ["strip_metadata"], out)["strip_metadata"]
+    assert result["removed"] == ["EXIF (5 tags)", "GPS location", "comment"]
+    clean = opened(out, result["name"])
+    assert len(clean.getexif()) == 0 and "comment" not in clean.info
+    assert clean.size == (200, 400)
+
+
+def test_bad_options_are_sentences(files: dict[str, Path], out: OutputFolder) -> None:
+    with pytest.raises(PermanentError, match="PNG, JPEG or WebP"):
+        image.process(files["png"], ["convert"], out, {"format": "bmp"})
+    with pytest.raises(PermanentError, match="between 1 and 10,000"):
+        image.process(files["png"], ["resize"], out, {"width": 0, "height": 99_999})
