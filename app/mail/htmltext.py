@@ -64,7 +64,17 @@ class _TextCollector(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
-        self.chunks.append(data if self._pre_depth else _SPACES.sub(" ", data.replace("\n", " ")))
+        if not self._pre_depth:
+            data = _SPACES.sub(" ", data.replace("\n", " "))
+            if self._at_line_start():
+                data = data.lstrip(" ")
+        self.chunks.append(data)
+
+    def _at_line_start(self) -> bool:
+        for chunk in reversed(self.chunks):
+            if chunk:
+                return chunk.endswith("\n")
+        return True
 
 
 def html_to_text(html: str) -> str:
@@ -73,6 +83,6 @@ def html_to_text(html: str) -> str:
     parser.feed(html or "")
     parser.close()
     text = "".join(parser.chunks)
-    lines = [line.strip(" ") for line in text.split("\n")]
+    lines = [line.rstrip(" \t") for line in text.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines))
     return text.strip() + "\n" if text.strip() else ""

@@ -91,8 +91,8 @@ def read_message(folder: Path, name: str) -> OpenedMessage:
     return OpenedMessage(
         summary=_summary(folder, name, msg, len(raw)),
         headers=[(k, str(v)) for k, v in msg.items()],
-        text=text_part.get_content() if text_part is not None else None,
-        html=html_part.get_content() if html_part is not None else None,
+        text=_native(text_part),
+        html=_native(html_part),
         attachments=[_part(p) for p in msg.iter_attachments()],
         raw=raw,
     )
@@ -159,6 +159,11 @@ def _envelope(folder: Path, name: str) -> dict:
         return json.loads((folder / f"{name[:-4]}.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _native(part: EmailMessage | None) -> str | None:
+    # Stored bytes keep SMTP's CRLF; people and widgets expect plain newlines.
+    return part.get_content().replace("\r\n", "\n") if part is not None else None
 
 
 def _part(part: EmailMessage) -> Part:

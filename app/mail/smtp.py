@@ -245,6 +245,9 @@ def classify(exc: BaseException, config: SmtpConfig | None = None) -> JobError:
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return PermanentError(f"{where} does not support what the settings ask for: {exc}.")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read that timed out as a disconnect; the cause says which it was.
+        if isinstance(exc.__context__, TimeoutError):
+            return _network_error(exc.__context__, where, config)
         return TransientError(f"{where} closed the connection unexpectedly.")
     return _network_error(exc, where, config)
 
