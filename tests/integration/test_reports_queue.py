@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 import redis
 from aiosmtpd.controller import Controller
+from streamlit.testing.v1 import AppTest
 
 from app import jobs, report_schedules, storage
 from app.registry import Registry
@@ -255,3 +256,47 @@ def test_recurring_report_added_at_runtime_fires_next_minute_and_is_emailed(
         worker.stop()
         smtp.stop()
         client.flushdb()
+
+
+# the Reports page --------------------------------------------------------------------------
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "reports.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_builds_a_performance_report_and_previews_it(worker) -> None:
+    at = _page()
+    at.selectbox[0].set_value("generate_task_performance_report").run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    job_id = at.session_state["report_job"]
+    _succeeded(job_id)
+    at.run()
+    assert not at.exception, at.exception
+    assert "Jobs" in [m.label for m in at.metric]
+    assert any("task-performance.html" in b.label for b in at.get("download_button"))
+
+
+def test_page_lists_schedules_and_pauses_one() -> None:
+    created = report_schedules.create(
+        name="Page schedule",
+        report="task_performance",
+        params={},
+        cron="0 7 * * 1",
+        recipients=[],
+        owner="local",
+    )
+    try:
+        at = _page()
+        table = next(f.value for f in at.dataframe if "Cron (UTC)" in f.value.columns)
+        row = table[table["Name"] == "Page schedule"].iloc[0]
+        assert (row["Cron (UTC)"], row["State"]) == ("0 7 * * 1", "active")
+        next(b for b in at.button if b.key == f"pause-{created['id']}").click().run()
+        assert report_schedules.get(created["id"])["enabled"] is False
+        assert any(b.key == f"resume-{created['id']}" for b in at.button)
+    finally:
+        report_schedules.delete(created["id"])
