@@ -1,0 +1,437 @@
+"""The email queue end to end: real Redis, real Celery workers, a real SMTP server (aiosmtpd).
+
+Workers here are this module's own: they read SMTP_HOST/SMTP_PORT of the in-process server and
+run with a 10-second visibility timeout, so redelivery after a lost worker happens within the test.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import jobs, redis_server
+from app.mail_state import ScheduledEmail, ScheduleStore, SendLedger, Throttle
+from tests.support.mail_server import MailServer
+from tests.support.processes import Proc, start_worker
+
+pytestmark = pytest.mark.integration
+
+VISIBILITY_TIMEOUT = 10
+
+
+@pytest.fixture(scope="module")
+def mail_server():
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_server(mail_server: MailServer):
+    mail_server.reset()
+    yield
+
+
+class Workers:
+    """The module's email worker, which a test may kill and replace."""
+
+    def __init__(self, logs: Path, env: dict[str, str]) -> None:
+        self.logs, self.env = logs, env
+        self.current: Proc = self.start()
+
+    def start(self) -> Proc:
+        return start_worker(
+            self.logs, queues=("email",), pool="threads", concurrency=4, env=self.env
+        )
+
+    def replace(self) -> None:
+        self.current.kill()
+        self.current = self.start()
+
+
+@pytest.fixture(scope="module")
+def workers(redis_url: str, session_dir: Path, mail_server: MailServer):
+    logs = session_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    env = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail_server.port),
+        "SMTP_SECURITY": "none",
+        "SMTP_TIMEOUT": "2",
+        "MAIL_FROM": "Nexus <nexus@example.com>",
+        "EMAIL_RATE_PER_MINUTE": "6000",
+        "VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+    }
+    pool = Workers(logs, env)
+    yield pool
+    pool.current.stop()
+
+
+def submit_and_wait(kind: str, params: dict, timeout: float = 30, **options) -> dict:
+    return jobs.wait(jobs.submit(kind, params, **options), timeout)
+
+
+def test_send_email_delivers_headers_mime_tree_attachments_and_hides_bcc(workers, mail_server):
+    record = submit_and_wait(
+        "send_email",
+        {
+            "to": ["Ann Lee <ann@example.com>"],
+            "cc": "cat@example.com",
+            "bcc": "boss@example.com",
+            "reply_to": "help@example.com",
+            "subject": "Quarterly report",
+            "html": "<h1>Q3</h1><p>Attached, as promised.</p>",
+        },
+        files=[("q3.pdf", b"%PDF-1.7 quarterly"), ("figures.csv", b"month,total\njul,10\n")],
+        files_param="attachments",
+        owner="ann",
+    )
+    assert record["state"] == "SUCCESS", record["error"]
+    [got] = mail_server.wait_for(1)
+    assert got.rcpt_tos == ["ann@example.com", "cat@example.com", "boss@example.com"]
+    assert got.mail_from == "nexus@example.com"
+    msg = got.message
+    assert (msg["From"], msg["To"], msg["Cc"], msg["Reply-To"]) == (
+        "Nexus <nexus@example.com>",
+        "Ann Lee <ann@example.com>",
+        "cat@example.com",
+        "help@example.com",
+    )
+    assert msg["Subject"] == "Quarterly report"
+    assert msg["Bcc"] is None and b"boss@example.com" not in got.data
+    assert msg["Message-ID"] == record["result"]["message_id"]
+    assert [msg.get_content_type(), [p.get_content_type() for p in msg.iter_parts()]] == [
+        "multipart/mixed",
+        ["multipart/alternative", "application/pdf", "text/csv"],
+    ]
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == (
+        "Q3\n\nAttached, as promised.\n"
+    )
+    files = {p.get_filename(): p.get_payload(decode=True) for p in msg.iter_attachments()}
+    assert files == {"q3.pdf": b"%PDF-1.7 quarterly", "figures.csv": b"month,total\njul,10\n"}
+
+
+def test_attachments_come_only_from_the_senders_own_jobs(workers, mail_server):
+    own = submit_and_wait(
+        "send_bulk_emails",
+        {"subject": "Hi", "text": "Hello", "recipients": ["ann@example.com"]},
+        owner="ann",
+    )
+    [outcomes] = jobs.outputs(own["id"])
+    mail_server.reset()
+
+    theft = submit_and_wait(
+        "send_email",
+        {"to": "bob@example.com", "subject": "x", "text": "x", "attachments": [outcomes]},
+        owner="bob",
+    )
+    assert theft["state"] == "FAILURE" and theft["retries"] == 0
+    assert theft["error"] == "outcomes.csv is not a file of one of your jobs."
+
+    forged = {**outcomes, "path": "../../etc/passwd"}
+    escape = submit_and_wait(
+        "send_email",
+        {"to": "bob@example.com", "subject": "x", "text": "x", "attachments": [forged]},
+        owner="ann",
+    )
+    assert escape["state"] == "FAILURE"
+    assert "upload or an output of one of your jobs" in escape["error"]
+    assert mail_server.received == []
+
+    mine = submit_and_wait(
+        "send_email",
+        {"to": "ann@example.com", "subject": "x", "text": "x", "attachments": [outcomes]},
+        owner="ann",
+    )
+    assert mine["state"] == "SUCCESS", mine["error"]
+    [got] = mail_server.wait_for(1)
+    assert [p.get_filename() for p in got.message.iter_attachments()] == ["outcomes.csv"]
+
+
+def test_a_421_is_retried_and_the_message_arrives_exactly_once(workers, mail_server):
+    mail_server.defer_next(1)
+    record = submit_and_wait(
+        "send_email", {"to": "ann@example.com", "subject": "Retry me", "text": "x"}
+    )
+    assert record["state"] == "SUCCESS", record["error"]
+    assert record["retries"] == 1
+    time.sleep(0.5)
+    assert [r.message["Subject"] for r in mail_server.received] == ["Retry me"]
+
+
+def test_a_550_fails_at_once_with_the_servers_reason(workers, mail_server):
+    mail_server.reject_all_data("550 5.7.1 Message rejected as spam")
+    record = submit_and_wait(
+        "send_email", {"to": "ann@example.com", "subject": "Buy now", "text": "x"}
+    )
+    assert record["state"] == "FAILURE"
+    assert record["retries"] == 0
+    assert "550 5.7.1 Message rejected as spam" in record["error"]
+    assert mail_server.received == []
+
+
+def test_bulk_personalises_each_message_and_reports_every_recipient(workers, mail_server):
+    mail_server.reject("gone@example.com")
+    csv_file = (
+        b"email,first name,plan\n"
+        b"ann@example.com,Ann,Pro\n"
+        b"not-an-address,Nobody,Free\n"
+        b"bob@example.com,<Bob>,Team\n"
+        b"gone@example.com,Gone,Free\n"
+        b"cat@example.com,Cat,Pro\n"
+    )
+    record = submit_and_wait(
+        "send_bulk_emails",
+        {
+            "subject": "Your {{ plan }} plan, {{ first_name }}",
+            "html": "<p>Dear {{ first_name }}, thanks for choosing {{ plan }}.</p>",
+        },
+        files=[("customers.csv", csv_file)],
+        files_param="csv",
+        owner="ann",
+    )
+    assert record["state"] == "SUCCESS", record["error"]
+    result = record["result"]
+    assert (result["total"], result["sent"], result["failed"], result["skipped"]) == (5, 3, 1, 1)
+    by_email = {r["email"]: r for r in result["recipients"]}
+    assert by_email["not-an-address"]["status"] == "skipped"
+    assert by_email["gone@example.com"]["status"] == "failed"
+    assert "550 5.1.1 User unknown" in by_email["gone@example.com"]["reason"]
+    assert record["progress"]["current"] == record["progress"]["total"] == 4
+
+    received = {r.rcpt_tos[0]: r for r in mail_server.received}
+    assert sorted(received) == ["ann@example.com", "bob@example.com", "cat@example.com"]
+    assert all(len(r.rcpt_tos) == 1 and r.message["Bcc"] is None for r in received.values())
+    assert received["ann@example.com"].message["Subject"] == "Your Pro plan, Ann"
+    bob_html = received["bob@example.com"].message.get_body(("html",)).get_content()
+    assert "Dear &lt;Bob&gt;, thanks for choosing Team." in bob_html
+    assert mail_server.handler.sessions == 1  # one SMTP connection for the whole list
+
+    outcomes = jobs.output_bytes(record["id"], "outcomes.csv").decode()
+    assert "gone@example.com,failed" in outcomes and "not-an-address,skipped" in outcomes
+
+
+def test_a_template_variable_no_column_provides_fails_before_sending(workers, mail_server):
+    record = submit_and_wait(
+        "send_bulk_emails",
+        {
+            "subject": "Hi {{ nickname }}",
+            "text": "x",
+            "recipients": [{"email": "ann@example.com", "name": "Ann"}],
+        },
+    )
+    assert record["state"] == "FAILURE" and record["retries"] == 0
+    assert record["error"] == (
+        "The template uses {{ nickname }}, but the recipients have no such column."
+    )
+    assert mail_server.received == []
+
+
+def test_the_same_idempotency_key_never_sends_twice(workers, mail_server):
+    params = {
+        "to": "ann@example.com",
+        "subject": "Once",
+        "text": "x",
+        "idempotency_key": uuid.uuid4().hex,
+    }
+    first = submit_and_wait("send_email", params)
+    second = submit_and_wait("send_email", params)
+    assert first["state"] == second["state"] == "SUCCESS"
+    assert second["result"]["already_sent"] is True
+    assert second["result"]["message_id"] == first["result"]["message_id"]
+    time.sleep(0.3)
+    assert len(mail_server.received) == 1
+
+
+def test_notifications_render_their_template_and_check_their_context(workers, mail_server):
+    record = submit_and_wait(
+        "send_notification",
+        {
+            "template": "job_finished",
+            "to": "ann@example.com",
+            "context": {"job_name": "Merge <PDFs>", "job_id": "j-42", "summary": "12 pages"},
+        },
+    )
+    assert record["state"] == "SUCCESS", record["error"]
+    [got] = mail_server.wait_for(1)
+    msg = got.message
+    assert msg["Subject"] == "Finished: Merge <PDFs>"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert "Merge &lt;PDFs&gt;" in msg.get_body(("html",)).get_content()
+    assert "Job j-42 completed successfully" in msg.get_body(("plain",)).get_content()
+
+    bad = submit_and_wait(
+        "send_notification", {"template": "job_failed", "to": "ann@example.com", "context": {}}
+    )
+    assert bad["state"] == "FAILURE" and bad["retries"] == 0
+    assert bad["error"] == "The job failed notification needs job_name, job_id and error."
+
+
+def dispatch_until(mail_server: MailServer, count: int, timeout: float) -> None:
+    """Run beat's dispatcher every second, as beat would, until `count` messages arrived."""
+    deadline = time.monotonic() + timeout
+    while len(mail_server.received) < count:
+        assert time.monotonic() < deadline, f"only {len(mail_server.received)} arrived"
+        jobs.wait(jobs.submit("dispatch_due_emails"), 10)
+        time.sleep(1)
+
+
+def schedule(subject: str, seconds: float, owner: str = "ann") -> str:
+    due = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+    record = submit_and_wait(
+        "send_scheduled_email",
+        {"send_at": due, "to": "ann@example.com", "subject": subject, "text": "x"},
+        owner=owner,
+    )
+    assert record["state"] == "SUCCESS", record["error"]
+    return record["result"]["schedule_id"]
+
+
+def test_scheduled_emails_are_listed_cancellable_and_sent_when_due(workers, mail_server):
+    keep, drop = schedule("Keep me", 2), schedule("Drop me", 2)
+    store = ScheduleStore()
+    listed = {e.id: e for e in store.list("ann")}
+    assert listed[keep].state == listed[drop].state == "scheduled"
+    assert store.cancel(drop, owner="bob") == "missing"  # not bob's to cancel
+    assert store.cancel(drop, owner="ann") == "cancelled"
+
+    jobs.wait(jobs.submit("dispatch_due_emails"), 10)  # nothing is due yet
+    assert mail_server.received == []
+    dispatch_until(mail_server, 1, timeout=20)
+    time.sleep(1)
+    assert [r.message["Subject"] for r in mail_server.received] == ["Keep me"]
+    sent = store.get(keep)
+    assert sent.state == "dispatched" and jobs.get(sent.job_id)["state"] == "SUCCESS"
+    assert store.get(drop).state == "cancelled"
+    assert store.cancel(keep, owner="ann") == "dispatched"
+
+
+def test_past_or_impossible_schedule_times_are_refused(workers):
+    past = submit_and_wait(
+        "send_scheduled_email",
+        {
+            "send_at": "2020-01-01T09:00",
+            "timezone": "Europe/Paris",
+            "to": "ann@example.com",
+            "subject": "x",
+            "text": "x",
+        },
+    )
+    assert past["state"] == "FAILURE" and "is in the past" in past["error"]
+    gap = submit_and_wait(
+        "send_scheduled_email",
+        {
+            "send_at": f"{datetime.now(UTC).year + 1}-03-28T02:30",
+            "timezone": "Europe/Paris",
+            "to": "ann@example.com",
+            "subject": "x",
+            "text": "x",
+        },
+    )
+    assert gap["state"] == "FAILURE" and "does not exist" in gap["error"]
+
+
+def test_the_send_ledger_lets_exactly_one_claim_win(redis_url: str):
+    ledger, key = SendLedger(), f"race:{uuid.uuid4()}"
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ledger.claim(key).status)) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["busy"] * 7 + ["claimed"]
+    ledger.mark_sent(key, {"message_id": "<m@x>"})
+    assert ledger.claim(key).status == "sent"
+
+
+def test_the_throttle_is_shared_by_every_client(redis_url: str):
+    limits = {f"test:{uuid.uuid4()}": 1200}  # one message every 50 ms
+    clients = [Throttle(redis.Redis.from_url(redis_url, decode_responses=True)) for _ in range(2)]
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=lambda c=c: [c.wait(limits) for _ in range(10)]) for c in clients
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 20 sends at 20 per second take at least 19 intervals, whichever client made them.
+    assert time.monotonic() - started >= 0.9
+
+
+def test_scheduled_emails_survive_a_redis_restart(tmp_path: Path):
+    server = redis_server.start(tmp_path / "redis", appendonly=True)
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        store = ScheduleStore(redis.Redis.from_url(server.url, decode_responses=True))
+        store.add(
+            ScheduledEmail(
+                id="durable",
+                owner="ann",
+                due_at=time.time() + 3600,
+                timezone="UTC",
+                subject="Tomorrow",
+                recipients="a@example.com",
+                params={"to": "a@example.com", "subject": "Tomorrow"},
+            )
+        )
+        time.sleep(1.5)  # appendfsync everysec
+        server.process.kill()  # no SHUTDOWN, no RDB: only the append-only file keeps it
+        server.process.wait()
+        server = redis_server.start(tmp_path / "redis", port=port, appendonly=True)
+        store = ScheduleStore(redis.Redis.from_url(server.url, decode_responses=True))
+        [entry] = store.list("ann")
+        assert (entry.id, entry.subject, entry.state) == ("durable", "Tomorrow", "scheduled")
+        assert store.next_due() == pytest.approx(entry.due_at)
+    finally:
+        server.stop()
+
+
+def test_a_worker_killed_during_a_bulk_send_loses_and_doubles_nothing(workers, mail_server):
+    addresses = [f"person{i:02d}@example.com" for i in range(24)]
+    job_id = jobs.submit(
+        "send_bulk_emails",
+        {
+            "subject": "Hello {{ email }}",
+            "text": "x",
+            "recipients": addresses,
+            "rate_per_minute": 600,
+        },
+    )  # 10 a second, so the kill lands mid-list
+    mail_server.wait_for(6, timeout=30)
+    workers.current.kill()
+    killed_with = len(mail_server.received)
+    assert killed_with < len(addresses)
+
+    # The broker hands the unacknowledged message to a worker once the visibility timeout passed.
+    started = jobs.get(job_id)["started_at"]
+    time.sleep(max(0.0, started + VISIBILITY_TIMEOUT + 0.5 - time.time()))
+    workers.current = workers.start()
+    record = jobs.wait(job_id, 45)
+    assert record["state"] == "SUCCESS", record["error"]
+    assert record["result"]["sent"] == len(addresses)
+    counts = Counter(mail_server.to_addresses())
+    assert sorted(counts) == addresses  # none lost
+    assert set(counts.values()) == {1}  # none sent twice
+
+
+def test_a_schedule_due_after_the_visibility_timeout_is_delivered_once(workers, mail_server):
+    schedule_id = schedule("After the timeout", VISIBILITY_TIMEOUT + 2)
+    workers.replace()  # the schedule lives in Redis, not in any worker
+    dispatch_until(mail_server, 1, timeout=40)
+    delivered_at = time.monotonic()
+    # An ETA message would come back once the visibility timeout passed; this must not.
+    while time.monotonic() - delivered_at < VISIBILITY_TIMEOUT + 2:
+        jobs.wait(jobs.submit("dispatch_due_emails"), 10)
+        time.sleep(1)
+    assert [r.message["Subject"] for r in mail_server.received] == ["After the timeout"]
+    assert ScheduleStore().get(schedule_id).state == "dispatched"
