@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from email import policy
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import jobs, report_schedules, storage
 from app.registry import Registry
+from tests.support.fake_ai import GOOD_KEY, FakeAIServer
 from tests.support.processes import ROOT, start_beat, start_worker
 from tests.unit.reports.datasets import sales
 
@@ -208,54 +211,95 @@ def _wait(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_recurring_report_added_at_runtime_fires_next_minute_and_is_emailed(
-    redis_url: str, log_dir: Path
-) -> None:
+@dataclass
+class Stack:
+    """A worker (reports, email) and beat on their own Redis database, with a test SMTP server
+    and a fake AI provider, so the session worker never takes their messages."""
+
+    env: dict[str, str]
+    registry: Registry
+    inbox: Inbox
+    ai: FakeAIServer
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url: str, session_dir: Path) -> Iterator[Stack]:
+    logs = session_dir / "logs"
+    logs.mkdir(exist_ok=True)
     url = _other_db(redis_url, 9)
     client = redis.Redis.from_url(url, decode_responses=True)
     client.flushdb()
-    registry = Registry(client, prefix="nexus")
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     smtp.start()
-    env = {
-        "REDIS_URL": url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_SECURITY": "none",
-    }
-    worker = start_worker(log_dir, queues=("reports", "email"), concurrency=1, env=env)
-    beat = start_beat(log_dir, env=env)
-    try:
-        added = time.time()
-        job_id = _submit_in(
-            env,
-            "schedule_recurring_report",
-            {
-                "report": "task_performance",
-                "cron": "* * * * *",
-                "name": "Minute report",
-                "recipients": ["boss@example.com"],
-                "params": {"days": 1, "formats": ["pdf", "xlsx"]},
-            },
-        )
-        _wait(lambda: registry.state(job_id) == "SUCCESS", 60, "the schedule to be stored")
-        message = _wait(lambda: inbox.messages[:1], 150, "the scheduled email")[0]
-        next_minute = (int(added) // 60 + 1) * 60
+    with FakeAIServer() as ai:
+        env = {
+            "REDIS_URL": url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_SECURITY": "none",
+            "ANTHROPIC_API_KEY": GOOD_KEY,
+            "ANTHROPIC_BASE_URL": ai.url,
+        }
+        worker = start_worker(logs, queues=("reports", "email"), concurrency=1, env=env)
+        beat = start_beat(logs, env=env)
+        try:
+            yield Stack(env, Registry(client, prefix="nexus"), inbox, ai)
+        finally:
+            beat.stop()
+            worker.stop()
+            smtp.stop()
+            client.flushdb()
 
-        runs = registry.list(kind="run_scheduled_report").jobs
-        assert runs, "beat never started a run"
-        first = min(runs, key=lambda r: r["submitted_at"])
-        assert next_minute <= first["submitted_at"] < next_minute + 30
-        assert message["Subject"].startswith("Minute report")
-        assert message["To"] == "boss@example.com"
-        names = {part.get_filename() for part in message.iter_attachments()}
-        assert names == {"task-performance.pdf", "task-performance.xlsx"}
-    finally:
-        beat.stop()
-        worker.stop()
-        smtp.stop()
-        client.flushdb()
+
+def test_summary_is_written_by_the_ai_provider_when_one_is_configured(stack: Stack) -> None:
+    data = storage.save_upload("reports-ai-test", "teams.csv", b"team,hours\nOps,5\nDev,8\n")
+    job_id = _submit_in(
+        stack.env, "generate_summary_report", {"files": [data.as_ref()], "formats": ["html"]}
+    )
+    record = _wait(lambda: _finished(stack.registry, job_id), 120, "the summary report")
+    assert record["state"] == "SUCCESS", record.get("error")
+    summary = record["result"]["summary"]
+    assert summary["source"] == "AI (anthropic)"
+    assert summary["text"].startswith("Answer #1 to: <document>")
+    sent = stack.ai.requests("anthropic")[-1].last_user_text
+    assert "The data has 2 rows and 2 columns" in sent
+    html = (storage.outputs_dir(job_id) / "summary-report.html").read_text(encoding="utf-8")
+    assert "written by AI (anthropic)" in html
+
+
+def _finished(registry: Registry, job_id: str) -> dict | None:
+    record = registry.get(job_id)
+    return record if record and record["state"] in ("SUCCESS", "FAILURE") else None
+
+
+def test_recurring_report_added_at_runtime_fires_next_minute_and_is_emailed(
+    stack: Stack,
+) -> None:
+    added = time.time()
+    job_id = _submit_in(
+        stack.env,
+        "schedule_recurring_report",
+        {
+            "report": "task_performance",
+            "cron": "* * * * *",
+            "name": "Minute report",
+            "recipients": ["boss@example.com"],
+            "params": {"days": 1, "formats": ["pdf", "xlsx"]},
+        },
+    )
+    _wait(lambda: stack.registry.state(job_id) == "SUCCESS", 60, "the schedule to be stored")
+    message = _wait(lambda: stack.inbox.messages[:1], 150, "the scheduled email")[0]
+    next_minute = (int(added) // 60 + 1) * 60
+
+    runs = stack.registry.list(kind="run_scheduled_report").jobs
+    assert runs, "beat never started a run"
+    first = min(runs, key=lambda r: r["submitted_at"])
+    assert next_minute <= first["submitted_at"] < next_minute + 30
+    assert message["Subject"].startswith("Minute report")
+    assert message["To"] == "boss@example.com"
+    names = {part.get_filename() for part in message.iter_attachments()}
+    assert names == {"task-performance.pdf", "task-performance.xlsx"}
 
 
 # the Reports page --------------------------------------------------------------------------
