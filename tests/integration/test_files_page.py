@@ -1,0 +1,87 @@
+"""The Files page draws finished jobs for people: metrics, tables, previews, images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import jobs
+from tests.unit.office import hostile, samples
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def page_for(job_id: str) -> AppTest:
+    jobs.wait(job_id, timeout=60)
+    at = AppTest.from_file(str(ROOT / "pages/files.py"), default_timeout=30)
+    at.session_state["files_job"] = job_id
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def submit(kind: str, params: dict, *paths: Path) -> str:
+    return jobs.submit(kind, params, files=[(p.name, p.read_bytes()) for p in paths])
+
+
+def test_page_states_accepted_types_and_limits(worker) -> None:
+    at = AppTest.from_file(str(ROOT / "pages/files.py"), default_timeout=30).run()
+    assert not at.exception
+    caption = at.caption[0].value
+    assert "Word (.docx)" in caption and "100 MB" in caption and "200 MB" in caption
+
+
+def test_excel_and_pdf_results_render(worker, tmp_path: Path) -> None:
+    workbook = samples.excel_workbook(tmp_path / "sales.xlsx")
+    at = page_for(
+        submit(
+            "process_excel_file",
+            {"operations": ["analyze", "calculate"], "options": {"group_by": "Region"}},
+            workbook,
+        )
+    )
+    labels = {m.label for m in at.metric}
+    assert {"Used range", "Rows", "Formulas", "Empty cells"} <= labels
+    assert any("no saved result" in i.value for i in at.info)
+    assert any("Region" in frame.value.columns for frame in at.dataframe)
+
+    document = samples.pdf_document(tmp_path / "manual.pdf", pages=2, scanned=1)
+    at = page_for(submit("process_pdf", {"operations": ["extract_text", "thumbnails"]}, document))
+    assert any("look scanned" in w.value for w in at.warning)
+    assert "Page 1 of Sample" in at.text_area[0].value
+    assert len(at.get("image")) >= 1
+    assert any("All outputs" in b.label for b in at.get("download_button"))
+
+
+def test_batch_result_shows_each_file(worker, tmp_path: Path) -> None:
+    good = samples.photo_with_exif(tmp_path / "photo.jpg")
+    bad = hostile.empty(tmp_path / "empty.docx")
+    at = page_for(submit("batch_process_files", {}, good, bad))
+    assert {m.label: m.value for m in at.metric if m.label.startswith("Files")} == {
+        "Files processed": "1",
+        "Files refused": "1",
+    }
+    table = next(f.value for f in at.dataframe if "Problem" in f.value.columns)
+    assert list(table["Problem"]) == ["", "This file is empty."]
+
+
+@pytest.mark.parametrize(
+    ("kind", "make", "name"),
+    [
+        ("process_word_document", samples.word_document, "report.docx"),
+        ("process_powerpoint", samples.presentation, "launch.pptx"),
+        ("process_image", samples.photo_with_exif, "photo.jpg"),
+    ],
+)
+def test_every_operation_renders(worker, tmp_path: Path, kind: str, make, name: str) -> None:
+    from app.office import runner
+
+    family = {"process_word_document": "docx", "process_powerpoint": "pptx"}.get(kind, "image")
+    path = make(tmp_path / name)
+    params = {"operations": runner.single_file_operations(family), "options": {"width": 120}}
+    at = page_for(submit(kind, params, path))
+    assert not at.error, [e.value for e in at.error]
+    assert at.metric and at.get("image")
