@@ -122,11 +122,11 @@ def _columns_section(analysis: Analysis) -> Section:
 
 
 def _stat_row(stats: dict[str, Any]) -> list[Any]:
-    def fmt(key: str) -> str:
+    def fmt(key: str) -> Any:
         value = stats.get(key)
         if value is None:
             return ""
-        return f"{value:%Y-%m-%d}" if stats["type"] == DATE else display(value)
+        return f"{value:%Y-%m-%d}" if stats["type"] == DATE else value
 
     common = ", ".join(f"{v} ({n:,})" for v, n in stats.get("most_common", []))
     return [
@@ -151,8 +151,7 @@ def _groups_section(analysis: Analysis) -> Section | None:
     measure = "sum" if "sum" in table.columns else "count"
     columns = [analysis.group_by or "group", *[str(c) for c in table.columns]]
     rows = [
-        [key, *[display(v) for v in values]]
-        for key, values in zip(table.index, table.itertuples(index=False, name=None))
+        [key, *values] for key, values in zip(table.index, table.itertuples(index=False, name=None))
     ]
     note = (
         f"The {len(table)} largest of {analysis.group_count:,} groups."
@@ -179,10 +178,7 @@ def _top_section(analysis: Analysis) -> Section | None:
     if analysis.top_rows is None or analysis.top_rows.empty:
         return None
     frame = analysis.top_rows.iloc[:, :10]
-    rows = [
-        [display(v) if isinstance(v, float) else _clip(v) for v in row]
-        for row in frame.itertuples(index=False, name=None)
-    ]
+    rows = [[_clip(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     title = f"Top {len(frame)} rows by {analysis.value_column}"
     return Section(title, [], [Table(title, [str(c) for c in frame.columns], rows)])
 
@@ -193,7 +189,7 @@ def _time_section(analysis: Analysis) -> Section | None:
         return None
     columns = [analysis.period.title(), *[str(c) for c in series.columns]]
     rows = [
-        [period, *[display(v) for v in values]]
+        [period, *values]
         for period, values in zip(series.index, series.itertuples(index=False, name=None))
     ]
     measure = "sum" if "sum" in series.columns else "count"

@@ -15,12 +15,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+from celery import Task
+
 from app import report_schedules, storage
 from app.connection import get_registry
 from app.errors import JobError, PermanentError
 from app.filetypes import sniff_file
 from app.reports import exports, performance, summary
-from app.reports.analytics import AnalyticsOptions
+from app.reports.analytics import Analysis, AnalyticsOptions
 from app.reports.analytics_report import analytics_report
 from app.reports.data import load_table
 from app.reports.model import ExecutiveSummary, Report
@@ -71,7 +74,9 @@ class Steps:
 # data in ---------------------------------------------------------------------------------
 
 
-def load_data(task: JobTask, files: list[dict] | None, sheet: str | int | None = None):
+def load_data(
+    task: JobTask, files: list[dict] | None, sheet: str | int | None = None
+) -> tuple[pd.DataFrame, str]:
     """The table in the first file given (an upload or another job's output) and its name."""
     if not files:
         raise PermanentError(
@@ -160,7 +165,7 @@ def build_analytics(
 
 
 def executive_summary(
-    task: JobTask, report: Report, analysis, provider: str | None, model: str | None
+    task: JobTask, report: Report, analysis: Analysis, provider: str | None, model: str | None
 ) -> ExecutiveSummary:
     """From the AI provider when one is configured, else from the offline analyser."""
     if provider == "offline" or not get_settings().ai_provider_configured:
@@ -406,7 +411,7 @@ def _check_params(report: str, params: dict[str, Any]) -> None:
     check_formats(params.get("formats") or formats, formats)
 
 
-def email_task():
+def email_task() -> Task | None:
     """The email queue's send_email task when the email area is installed, else None."""
     if importlib.util.find_spec(EMAIL_TASK_MODULE) is None:
         return None
@@ -490,6 +495,8 @@ def email_outputs(task: JobTask, definition: dict[str, Any], result: dict[str, A
             "subject": f"{definition['name']} — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
             "text": _email_text(definition, result, attachments),
             "attachments": attachments,
+            # A redelivered run must not email the same report twice.
+            "idempotency_key": f"scheduled-report-{task.job_id}",
         }
     )
     return {"emailed": True, "email_job": child.id}

@@ -64,6 +64,8 @@ def test_xlsx_has_summary_charts_and_every_data_row(outputs) -> None:
     assert header[:3] == ["order_id", "ordered_at", "region"]
     summary_text = [c.value for row in book["Summary"].iter_rows() for c in row if c.value]
     assert "Summary statistics per column" in summary_text
+    groups = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row[0]}
+    assert isinstance(groups["North"][2], float)  # numbers stay numbers a reader can sum
 
 
 def test_xlsx_neutralises_formulas_in_data(outputs) -> None:
