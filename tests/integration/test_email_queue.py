@@ -15,15 +15,19 @@ from pathlib import Path
 
 import pytest
 import redis
+from streamlit.testing.v1 import AppTest
 
 from app import jobs, redis_server
+from app.mail import inbox
 from app.mail_state import ScheduledEmail, ScheduleStore, SendLedger, Throttle
+from app.settings import get_settings
 from tests.support.mail_server import MailServer
 from tests.support.processes import Proc, start_worker
 
 pytestmark = pytest.mark.integration
 
 VISIBILITY_TIMEOUT = 10
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -394,6 +398,35 @@ def test_scheduled_emails_survive_a_redis_restart(tmp_path: Path):
         assert store.next_due() == pytest.approx(entry.due_at)
     finally:
         server.stop()
+
+
+def email_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "email.py"), default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_page_sends_lists_cancels_and_reads_the_local_inbox(workers, mail_server):
+    at = email_page()
+    at.text_input(key="compose-to").input("ann@example.com")
+    at.text_input(key="compose-subject").input("From the page")
+    at.text_area(key="compose-html").input("<p>Hi from the <b>page</b></p>").run()
+    at.button(key="compose-send").click().run()
+    job_id = at.session_state["compose-job"]
+    assert jobs.wait(job_id, 30)["state"] == "SUCCESS"
+    [got] = mail_server.wait_for(1)
+    assert got.message["Subject"] == "From the page"
+
+    schedule_id = schedule("Page schedule", 3600, owner=get_settings().default_owner)
+    folder = get_settings().var_dir / "mail"
+    inbox.store(folder, got.data, got.mail_from, got.rcpt_tos)
+    at = email_page()
+    shown = {frame.value.columns[0]: frame.value for frame in at.dataframe}
+    assert job_id in list(shown["Job"]["Job"])
+    assert "From the page" in list(shown["Received"]["Subject"])
+    at.button(key=f"cancel-{schedule_id}").click().run()
+    assert ScheduleStore().get(schedule_id).state == "cancelled"
 
 
 def test_a_worker_killed_during_a_bulk_send_loses_and_doubles_nothing(workers, mail_server):
