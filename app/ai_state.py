@@ -11,9 +11,9 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import redis
@@ -112,6 +112,7 @@ class RateLimiter:
 
     `reserve` admits a request or sleeps until the window has room (never spinning); when
     the wait would exceed `max_wait` it raises TransientError so the job retries later instead.
+    `interrupt` is called while it sleeps and may raise, to stop a cancelled job's wait.
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class RateLimiter:
         tokens: int | None = None,
         window: float = 60.0,
         max_wait: float = 30.0,
+        interrupt: Callable[[], None] | None = None,
     ) -> None:
         settings = get_settings()
         self.redis = client or get_redis()
@@ -129,6 +131,7 @@ class RateLimiter:
         self.tokens = tokens or settings.ai_tokens_per_minute
         self.window = window
         self.max_wait = max_wait
+        self.interrupt = interrupt
         self._reserve = self.redis.register_script(_RESERVE)
         self._settle = self.redis.register_script(_SETTLE)
 
@@ -159,7 +162,15 @@ class RateLimiter:
                     retry_after=wait,
                 )
             # Sleep until the window frees a slot; the jitter stops waiters waking in lockstep.
-            time.sleep(wait + random.uniform(0.0, 0.05))
+            self._sleep(wait + random.uniform(0.0, 0.05))
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, calling `interrupt` about once a second so a cancelled job stops waiting."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self.interrupt:
+                self.interrupt()
+            time.sleep(min(left, 1.0))
 
     def _per(self) -> str:
         return "a minute" if self.window == 60 else f"per {self.window:g} s"
@@ -332,11 +343,13 @@ def record_usage(
         pipe.execute()
 
 
-def usage_by_day(days: int = 14, client: redis.Redis | None = None) -> list[dict[str, Any]]:
-    """Totals for each of the last `days` days (UTC), newest first, with a per-model breakdown."""
+def usage_by_day(
+    days: int = 14, until: date | None = None, client: redis.Redis | None = None
+) -> list[dict[str, Any]]:
+    """Totals for each of `days` days (UTC) up to `until` (today), newest first, per model too."""
     client = client or get_redis()
-    today = datetime.now(UTC).date()
-    names = [(today - timedelta(days=n)).isoformat() for n in range(days)]
+    last = until or datetime.now(UTC).date()
+    names = [(last - timedelta(days=n)).isoformat() for n in range(days)]
     with client.pipeline() as pipe:
         for day in names:
             pipe.hgetall(_usage_key(day))

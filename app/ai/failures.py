@@ -13,9 +13,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import anthropic
-import openai
-
 from app.errors import JobError, PermanentError, TransientError
 
 # A peer may echo part of the key ("Incorrect API key provided: sk-ab***yz").
@@ -61,13 +58,27 @@ def to_job_error(exc: Exception, label: str, env_var: str, secrets: Iterable[str
     """The platform error for an exception an SDK raised while talking to `label`."""
     if isinstance(exc, JobError):
         return exc
-    if isinstance(exc, (anthropic.APITimeoutError, openai.APITimeoutError)):
+    kind = _sdk_kind(exc)
+    if kind == "timeout":
         return TransientError(f"{label} did not answer in time; the request will be retried.")
-    if isinstance(exc, (anthropic.APIConnectionError, openai.APIConnectionError)):
+    if kind == "connection":
         return TransientError(f"Could not connect to {label}; the request will be retried.")
-    if isinstance(exc, (anthropic.APIStatusError, openai.APIStatusError)):
+    if kind == "status":
         return _from_status(exc, label, env_var, list(secrets))
     return PermanentError(f"{label} failed unexpectedly: {scrub(str(exc), secrets)[:_MAX_QUOTE]}")
+
+
+def _sdk_kind(exc: Exception) -> str | None:
+    """Which family of SDK error this is. Both official SDKs share these class names; matching
+    by name keeps this module from importing the SDKs, which are slow to load."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "APITimeoutError" in names:
+        return "timeout"
+    if "APIConnectionError" in names:
+        return "connection"
+    if "APIStatusError" in names:
+        return "status"
+    return None
 
 
 def _from_status(exc: Any, label: str, env_var: str, secrets: list[str]) -> JobError:

@@ -2,17 +2,16 @@
 compatible local server), both through their official SDKs.
 
 Clients are built with max_retries=0: the task layer retries with backoff that honours
-Retry-After, and SDK retries on top of ours would multiply the attempts.
+Retry-After, and SDK retries on top of ours would multiply the attempts. The SDKs are imported
+when a provider is built, not with this module: they take seconds to load, and every worker
+and page imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import anthropic
-import openai
 
 from app.ai.chunking import estimate_tokens
 from app.ai.failures import to_job_error
@@ -20,6 +19,9 @@ from app.ai.pricing import estimate_cost
 from app.ai.types import Completion, Message, ProviderInfo, Usage
 from app.errors import PermanentError
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import anthropic
 
 NO_PROVIDER = (
     "No AI provider is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY "
@@ -55,6 +57,9 @@ class AnthropicProvider:
         self._secrets = [key]
         self._prices = settings.ai_prices
         self.info = anthropic_info(settings, model)
+        import anthropic
+
+        self._api_error = anthropic.APIError
         self._client = anthropic.Anthropic(
             api_key=key,
             base_url=settings.anthropic_base_url or None,
@@ -73,7 +78,7 @@ class AnthropicProvider:
                 messages=[m.as_dict() for m in alternate(messages)],
                 **extra,
             )
-        except anthropic.APIError as exc:
+        except self._api_error as exc:
             raise to_job_error(exc, "Anthropic", "ANTHROPIC_API_KEY", self._secrets) from None
         text = "".join(block.text for block in reply.content if block.type == "text")
         return Completion(
@@ -111,6 +116,9 @@ class OpenAIProvider:
         self._prices = settings.ai_prices
         self.info = openai_info(settings, model)
         self._label = LABELS[self.info.name]
+        import openai
+
+        self._api_error = openai.APIError
         self._client = openai.OpenAI(
             api_key=key or LOCAL_KEY_PLACEHOLDER,
             base_url=settings.openai_base_url or None,
@@ -131,7 +139,7 @@ class OpenAIProvider:
             reply = self._client.chat.completions.create(
                 model=self.info.model, messages=payload, **{limit_field: max_output}
             )
-        except openai.APIError as exc:
+        except self._api_error as exc:
             raise to_job_error(exc, self._label, "OPENAI_API_KEY", self._secrets) from None
         if not reply.choices:
             raise PermanentError(f"{self._label} returned no answer.")
@@ -144,7 +152,9 @@ class OpenAIProvider:
             cut=choice.finish_reason == "length",
         )
 
-    def _usage(self, reply, messages: Sequence[Message], system: str | None, text: str) -> Usage:
+    def _usage(
+        self, reply: Any, messages: Sequence[Message], system: str | None, text: str
+    ) -> Usage:
         model = reply.model or self.info.model
         usage = reply.usage
         if usage is None:

@@ -7,20 +7,22 @@ still counted.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 import uuid
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import redis
+from celery import signals
 
 from app import ai_state, storage
 from app.ai import batch as batches
 from app.ai.service import AIResult, AIService, build_service
 from app.ai.types import Message, Usage
 from app.connection import get_registry
-from app.errors import PermanentError, TransientError
+from app.errors import JobCancelled, PermanentError, TransientError
 from app.filetypes import sniff_file
 from app.registry import TERMINAL
 from app.settings import get_settings
@@ -38,23 +40,44 @@ EXTRACTORS: dict[str, tuple[str, dict[str, Any]]] = {
     "docx": ("process_word_document", {"operations": ["extract_text"]}),
     "pdf": ("process_pdf", {"operations": ["extract_text"]}),
     "pptx": ("process_powerpoint", {"operations": ["extract_text"]}),
-    "xlsx": ("process_excel", {"operations": ["extract_text"]}),
+    "xlsx": ("process_excel_file", {"operations": ["convert"]}),  # one CSV per sheet
 }
 AI_TASK = {"bind": True, "base": JobTask, "max_retries": 5}
+LIMIT_WAIT = 75.0  # longer than the limiter's 60-second window
 
 
 # shared plumbing --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def limiter() -> ai_state.RateLimiter:
-    return ai_state.RateLimiter()
+@signals.worker_ready.connect
+def warm_up_sdks(sender: Any = None, **_: Any) -> None:
+    """An ai worker loads the provider SDKs in the background as it starts, so the first chat
+    does not wait seconds for imports; workers of other queues never load them."""
+    consumer = getattr(sender, "task_consumer", None)
+    queues = {q.name for q in consumer.queues} if consumer else set()
+    if "ai" in queues:
+        threading.Thread(target=_import_sdks, name="ai-sdk-warm-up", daemon=True).start()
 
 
-@lru_cache(maxsize=1)
-def patient_limiter() -> ai_state.RateLimiter:
-    """For batch items: waiting a window out on a thread is cheaper than retrying the item."""
-    return ai_state.RateLimiter(max_wait=90.0)
+def _import_sdks() -> None:
+    for name in ("anthropic", "openai"):
+        importlib.import_module(name)
+
+
+def limiter(task: JobTask) -> ai_state.RateLimiter:
+    """The shared limiter, for one job: a cancelled job stops waiting for the window.
+
+    It waits out up to a whole window on its thread: a long document needs more calls than
+    a minute allows, and giving up mid-way would make the retry pay for every part again.
+    """
+    return ai_state.RateLimiter(max_wait=LIMIT_WAIT, interrupt=lambda: stop_if_cancelled(task))
+
+
+def stop_if_cancelled(task: JobTask) -> None:
+    if task.request.called_directly:
+        return
+    if get_registry().state(task.job_id) == "REVOKED":
+        raise JobCancelled("The job was cancelled.")
 
 
 def record_usage(usage: Usage) -> None:
@@ -67,7 +90,7 @@ def record_usage(usage: Usage) -> None:
 
 def service(task: JobTask, provider: str | None, model: str | None) -> AIService:
     return build_service(
-        provider, model, limiter=limiter(), on_usage=record_usage, on_progress=task.progress
+        provider, model, limiter=limiter(task), on_usage=record_usage, on_progress=task.progress
     )
 
 
@@ -227,10 +250,13 @@ def source_job_text(task: JobTask, job_id: str, output_name: str | None) -> str:
 
 
 def text_outputs(job_id: str) -> list[dict]:
-    """A job's plain-text outputs, .txt first: what a files-queue extraction left behind."""
-    found = [o for o in storage.list_outputs(job_id) if o["type"] == "text"]
-    plain = [o for o in found if o["name"].lower().endswith(".txt")]
-    return plain or found
+    """A job's text outputs, the most readable kind first: .txt, then .md, then .csv."""
+    found = [o for o in storage.list_outputs(job_id) if o["type"] in ("text", "csv")]
+    for suffix in (".txt", ".md", ".csv"):
+        picked = [o for o in found if o["name"].lower().endswith(suffix)]
+        if picked:
+            return picked
+    return found
 
 
 def chain_extraction(
@@ -333,7 +359,6 @@ def batch_ai_requests(
         items = batches.items_from_prompts(prompts or [])
     ai = service(self, provider, model)
     ai.on_progress = None  # one progress line for the batch, not one per item
-    ai.limiter = patient_limiter()
     ai.require()
 
     def answer(item: batches.BatchItem) -> tuple[str, Usage]:

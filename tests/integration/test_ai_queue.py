@@ -1,0 +1,311 @@
+"""The ai queue through real workers, real Redis, the real SDKs and the wire-format server.
+
+Workers read their settings from the environment, so these tests start their own ai workers
+pointed at the fake provider, and take the ai queue away from any other worker while they run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from app import ai_state, jobs, monitor
+from tests.support.fake_ai import GOOD_KEY, Failure, FakeAIServer
+from tests.support.processes import ROOT, Proc, start_worker
+
+pytestmark = pytest.mark.integration
+
+LONG_TEXT = "\n\n".join(
+    f"Item {n}. The committee reviewed budget line {n} and approved it. " + "Costs held. " * 60
+    for n in range(1, 6)
+)
+
+
+def ai_env(server: FakeAIServer, **extra: str) -> dict[str, str]:
+    return {
+        "ANTHROPIC_API_KEY": GOOD_KEY,
+        "ANTHROPIC_BASE_URL": server.url,
+        "OPENAI_API_KEY": GOOD_KEY,
+        "OPENAI_BASE_URL": server.openai_url,
+        "OPENAI_MODEL": "llama3.1",
+        "AI_TIMEOUT": "10",
+        "AI_CONTEXT_TOKENS": "1000",  # long documents split into several parts
+        "AI_REQUESTS_PER_MINUTE": "8",  # no test needs more; the limiter test shows it holds
+        **extra,
+    }
+
+
+_PAUSED: set[str] = set()
+
+
+@contextmanager
+def ai_queue_only_for(keep: list[str]) -> Iterator[None]:
+    """Other workers stop reading the ai queue meanwhile: they do not know the fake provider."""
+    from config.celery_config import celery_app
+
+    others = [w.hostname for w in monitor.workers()
+              if w.online and "ai" in w.queues and w.hostname not in keep
+              and w.hostname not in _PAUSED]  # fmt: skip
+    if others:
+        celery_app.control.cancel_consumer("ai", destination=others, reply=True, timeout=3)
+        _PAUSED.update(others)
+    try:
+        yield
+    finally:
+        if others:
+            celery_app.control.add_consumer("ai", destination=others, reply=True, timeout=3)
+            _PAUSED.difference_update(others)
+
+
+def stored_text(client, pattern: str) -> str:
+    """Everything Redis holds under keys matching `pattern`, as one string to search."""
+    readers = {
+        "hash": client.hgetall,
+        "string": client.get,
+        "list": lambda k: client.lrange(k, 0, -1),
+        "set": client.smembers,
+        "zset": lambda k: client.zrange(k, 0, -1),
+    }
+    return "\n".join(str(readers[client.type(k)](k)) for k in client.scan_iter(pattern))
+
+
+@pytest.fixture(scope="module")
+def fake_ai() -> Iterator[FakeAIServer]:
+    with FakeAIServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ai_worker(worker: Proc, fake_ai: FakeAIServer, session_dir: Path) -> Iterator[Proc]:
+    """A threads-pool ai worker configured for the fake provider; the session worker runs the
+    other queues (the files queue for the extraction chain)."""
+    logs = session_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    proc = start_worker(logs, queues=("ai",), pool="threads", concurrency=4, env=ai_env(fake_ai))
+    with ai_queue_only_for([proc.hostname]):
+        yield proc
+    proc.stop()
+    assert GOOD_KEY not in proc.log()  # the key never reached a log line
+
+
+@pytest.fixture
+def fake(fake_ai: FakeAIServer, redis_client) -> FakeAIServer:
+    fake_ai.clear()
+    for key in redis_client.scan_iter("nexus:ai:rate:*"):
+        redis_client.delete(key)  # a fresh rate window for every test
+    return fake_ai
+
+
+def test_completion_succeeds_with_usage_and_no_key_anywhere(ai_worker, fake, redis_client) -> None:
+    before = ai_state.usage_by_day(1)[0]["requests"]
+    job_id = jobs.submit("claude_completion", {"prompt": "Say hello"}, owner="ada")
+    record = jobs.wait(job_id, timeout=30)
+
+    assert record["state"] == "SUCCESS", record.get("error")
+    result = record["result"]
+    assert result["text"] == "Answer #1 to: Say hello"
+    assert result["provider"] == "anthropic" and result["model"] == "claude-sonnet-5-5"
+    assert result["usage"]["input_tokens"] > 0 and result["usage"]["cost_usd"] > 0
+    assert ai_state.usage_by_day(1)[0]["requests"] == before + 1
+    stored = stored_text(redis_client, f"*{job_id}*")
+    assert "Say hello" in stored and GOOD_KEY not in stored
+
+
+@pytest.mark.parametrize(("status", "wait"), [(429, 1.0), (529, None)])
+def test_rate_limited_or_overloaded_requests_retry_then_succeed(
+    ai_worker, fake, status: int, wait: float | None
+) -> None:
+    fake.fail_next("anthropic", status, retry_after=wait)
+    job_id = jobs.submit("claude_completion", {"prompt": f"Retry after {status}"})
+    record = jobs.wait(job_id, timeout=40)
+
+    assert record["state"] == "SUCCESS", record.get("error")
+    assert record["retries"] == 1
+    first, second = fake.requests("anthropic")
+    assert second.at - first.at >= (wait or 1.0)  # Retry-After honoured, backoff otherwise
+
+
+def test_a_refused_key_fails_at_once_with_a_clear_sentence(ai_worker, fake) -> None:
+    fake.fail_next("openai", 401, message=f"Incorrect API key provided: {GOOD_KEY[:12]}***")
+    job_id = jobs.submit("openai_completion", {"prompt": "Hello"})
+    record = jobs.wait(job_id, timeout=30)
+
+    assert record["state"] == "FAILURE"
+    assert record["retries"] == 0 and len(fake.requests()) == 1
+    assert record["error"] == (
+        "The OpenAI-compatible server rejected the API key (401). Check OPENAI_API_KEY."
+    )
+
+
+def test_a_long_text_file_is_analysed_in_parts(ai_worker, fake) -> None:
+    job_id = jobs.submit(
+        "analyze_document",
+        {"analysis": "key_points"},
+        files=[("minutes.txt", LONG_TEXT.encode())],
+    )
+    record = jobs.wait(job_id, timeout=60)
+
+    assert record["state"] == "SUCCESS", record.get("error")
+    result = record["result"]
+    assert result["chunks"] > 1
+    assert result["text"] == f"Combined answer from {result['chunks']} notes."
+    assert len(fake.requests()) == result["chunks"] + 1 == result["usage"]["requests"]
+    assert f"read in {result['chunks']} parts" in result["notes"][0]
+    assert jobs.output_bytes(job_id, "key_points.md").decode() == result["text"]
+
+
+def test_a_word_document_is_extracted_on_the_files_queue_then_analysed(ai_worker, fake) -> None:
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("Quarterly review. Revenue grew in every region.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    job_id = jobs.submit("analyze_document", {"analysis": "summary"},
+                         files=[("review.docx", buffer.getvalue())], owner="ada")  # fmt: skip
+    first = jobs.wait(job_id, timeout=30)
+    assert first["state"] == "SUCCESS", first.get("error")
+
+    extraction = jobs.wait(first["result"]["extract_job"], timeout=60)
+    analysis = jobs.wait(first["result"]["analysis_job"], timeout=60)
+    assert extraction["queue"] == "files" and extraction["state"] == "SUCCESS"
+    assert analysis["state"] == "SUCCESS", analysis.get("error")
+    assert analysis["owner"] == "ada"
+    [seen] = fake.requests()
+    assert "Revenue grew in every region." in seen.last_user_text
+
+
+def test_a_chat_is_stored_and_resumed_with_its_history_in_order(ai_worker, fake) -> None:
+    first = jobs.wait(jobs.submit("chat_completion", {"message": "My name is Ada."},
+                                  owner="ada"), timeout=30)  # fmt: skip
+    assert first["state"] == "SUCCESS", first.get("error")
+    conversation_id = first["result"]["conversation_id"]
+
+    second = jobs.wait(jobs.submit(
+        "chat_completion",
+        {"message": "What is my name?", "conversation_id": conversation_id, "provider": "openai"},
+        owner="ada",
+    ), timeout=30)  # fmt: skip
+    assert second["state"] == "SUCCESS", second.get("error")
+
+    last = fake.requests("openai")[-1]  # the provider switched for the second turn
+    assert [(m["role"], m["content"]) for m in last.messages if m["role"] != "system"] == [
+        ("user", "My name is Ada."),
+        ("assistant", first["result"]["text"]),
+        ("user", "What is my name?"),
+    ]
+    stored = ai_state.load_conversation(conversation_id)
+    assert [m["role"] for m in stored["messages"]] == ["user", "assistant"] * 2
+    assert stored["model"] == "llama3.1"
+    assert conversation_id in [c["id"] for c in ai_state.list_conversations("ada")]
+
+
+def test_someone_elses_conversation_is_refused(ai_worker, fake) -> None:
+    mine = ai_state.create_conversation("ada", "Private")
+    record = jobs.wait(jobs.submit("chat_completion", {"message": "Hi", "conversation_id":
+                                   mine["id"]}, owner="eve"), timeout=30)  # fmt: skip
+    assert record["state"] == "FAILURE"
+    assert record["error"] == "That conversation belongs to someone else."
+    assert fake.requests() == []
+
+
+def test_a_batch_with_one_failing_item(ai_worker, fake) -> None:
+    fake.fail_on_word["FORBIDDEN"] = Failure(400, message="That request is not allowed.")
+    rows = "prompt\n" + "\n".join(f"Question {n}" for n in range(5)) + "\nA FORBIDDEN one\n"
+    job_id = jobs.submit("batch_ai_requests", {"concurrency": 3},
+                         files=[("prompts.csv", rows.encode())])  # fmt: skip
+    record = jobs.wait(job_id, timeout=60)
+
+    assert record["state"] == "SUCCESS", record.get("error")
+    result = record["result"]
+    assert (result["total"], result["succeeded"], result["failed"]) == (6, 5, 1)
+    assert result["items"][5]["status"] == "failed"
+    assert "That request is not allowed." in result["items"][5]["error"]
+    assert record["progress"]["current"] == record["progress"]["total"] == 6
+    table = list(csv.DictReader(io.StringIO(jobs.output_bytes(job_id, "results.csv").decode(
+        "utf-8-sig"))))  # fmt: skip
+    assert [r["status"] for r in table] == ["ok"] * 5 + ["failed"]
+    sheet = load_workbook(io.BytesIO(jobs.output_bytes(job_id, "results.xlsx"))).active
+    assert sheet.max_row == 7
+
+
+def test_the_rate_limit_holds_across_two_worker_processes(
+    ai_worker, fake, session_dir: Path
+) -> None:
+    """Two worker processes, six jobs running at once, ten submitted: eight requests a minute."""
+    second = start_worker(session_dir / "logs", ("ai",), pool="threads", concurrency=2,
+                          env=ai_env(fake))  # fmt: skip
+    ids: list[str] = []
+    try:
+        with ai_queue_only_for([ai_worker.hostname, second.hostname]):
+            ids = [jobs.submit("claude_completion", {"prompt": f"limited {n}"}) for n in range(10)]
+            deadline = time.monotonic() + 30
+            while len(fake.requests()) < 8 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(3)  # the other jobs are running too, waiting for the window
+            records = [jobs.get(i) for i in ids]
+            assert len(fake.requests()) == 8
+            assert sum(r["state"] == "SUCCESS" for r in records) == 8
+            waiting = [r for r in records if r["state"] != "SUCCESS"]
+            assert len(waiting) == 2 and all(r["state"] == "STARTED" for r in waiting)
+            ran = {r["worker"] for r in records if r.get("worker")}
+            assert ran == {ai_worker.hostname, second.hostname}
+            for record in waiting:  # cancelling stops the wait: the jobs never call out
+                assert jobs.cancel(record["id"])
+            time.sleep(2)
+            assert len(fake.requests()) == 8
+    finally:
+        second.kill()
+        for job_id in ids:
+            jobs.cancel(job_id)
+
+
+RESERVER = """
+import json, sys, time
+from app.ai_state import RateLimiter
+limiter = RateLimiter(requests=5, tokens=10**6, window=3, max_wait=10)
+for _ in range(4):
+    limiter.reserve("shared-test", 10)
+    print(json.dumps(time.time()), flush=True)
+"""
+
+
+def test_the_limiter_is_one_window_for_many_processes(redis_client) -> None:
+    """Two plain processes share one sliding window: 5 requests per 3 s between them."""
+    redis_client.delete("nexus:ai:rate:shared-test")
+    procs = [subprocess.Popen([sys.executable, "-c", RESERVER], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+    admitted = sorted(
+        json.loads(line) for p in procs for line in p.communicate(timeout=30)[0].split()
+    )
+    assert len(admitted) == 8
+    # any six admissions span at least a window: the sixth waited for the first to leave it
+    assert all(later - first >= 2.9 for first, later in zip(admitted, admitted[5:]))
+    assert admitted[4] - admitted[0] < 2  # the first five did not wait
+
+
+def test_stored_usage_adds_up_per_day_and_model(redis_client) -> None:
+    from app.ai.types import Usage
+
+    day = "2031-01-02"
+    when = time.mktime(time.strptime(day, "%Y-%m-%d")) + 43200
+    redis_client.delete(f"nexus:ai:usage:{day}")
+    ai_state.record_usage(Usage("anthropic", "claude-sonnet-5-5", 1, 1000, 200, 100, 0.004), when)
+    ai_state.record_usage(Usage("anthropic", "claude-sonnet-5-5", 2, 500, 100, 0, 0.002), when)
+    ai_state.record_usage(Usage("openai-compatible", "llama3.1", 1, 50, 10, 0, None), when)
+    [totals] = ai_state.usage_by_day(1, until=date(2031, 1, 2))
+    assert (totals["requests"], totals["input_tokens"], totals["output_tokens"]) == (4, 1550, 310)
+    assert totals["cost_usd"] == pytest.approx(0.006)
+    assert totals["unpriced_requests"] == 1
+    assert [m["model"] for m in totals["models"]] == ["claude-sonnet-5-5", "llama3.1"]
