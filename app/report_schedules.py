@@ -18,6 +18,7 @@ from typing import Any
 from celery.schedules import crontab
 from email_validator import EmailNotValidError, validate_email
 from redbeat import RedBeatSchedulerEntry
+from redbeat.schedulers import ensure_conf
 
 from app import storage
 from app.connection import get_redis
@@ -140,6 +141,7 @@ def _save_entry(schedule_id: str, schedule: crontab, owner: str, enabled: bool) 
 
 
 def _entry(schedule_id: str) -> RedBeatSchedulerEntry | None:
+    ensure_conf(celery_app)  # a process that has not saved an entry yet has no redbeat config
     key = RedBeatSchedulerEntry.generate_key(celery_app, entry_name(schedule_id))
     try:
         return RedBeatSchedulerEntry.from_key(key, app=celery_app)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app import jobs, report_schedules
 from app.errors import JobError
@@ -29,6 +28,7 @@ SCHEDULE_KIND = {
 REPORT_FORMATS = ["html", "xlsx", "pdf", "json"]
 EXPORT_FORMATS = ["csv", "xlsx", "json", "xml"]
 DATA_TYPES = ("csv", "xlsx", "json")
+METRIC_CHARS = 14  # longer values are cut off in a metric tile
 
 
 def earlier_output() -> dict | None:
@@ -126,16 +126,21 @@ def show_report(record: dict[str, Any]) -> None:
             )
         return
     facts = result.get("facts") or {}
-    if facts:
-        columns = st.columns(min(4, len(facts)))
-        for index, (label, value) in enumerate(facts.items()):
+    short = {k: v for k, v in facts.items() if len(str(v)) <= METRIC_CHARS}
+    if short:
+        columns = st.columns(min(4, len(short)))
+        for index, (label, value) in enumerate(short.items()):
             columns[index % len(columns)].metric(label, value)
+    for label, value in facts.items():
+        if label not in short:
+            st.markdown(f"**{label}:** {value}")
     if result.get("summary"):
         st.caption(f"Executive summary written by {result['summary']['source']}")
     html_name = (result.get("outputs") or {}).get("html")
     if html_name:
         html = jobs.output_bytes(record["id"], html_name).decode("utf-8")
-        components.html(html, height=900, scrolling=True)
+        # The report forbids scripts itself (Content-Security-Policy), and its data is escaped.
+        st.iframe(html, height=900)
     elif result.get("rows") is not None and "columns" in result:
         st.write(f"Exported {result['rows']:,} rows with {len(result['columns'])} columns.")
 

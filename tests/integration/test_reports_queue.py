@@ -135,6 +135,23 @@ def test_schedules_can_be_listed_paused_resumed_and_deleted(redis_client) -> Non
     assert created["enabled"] and created["next_run"] > time.time()
     assert any(s["id"] == schedule_id for s in report_schedules.list_schedules(owner="ada"))
 
+    # A process that never saved an entry (a fresh page server) can read schedules too.
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from app import report_schedules as r; "
+            "print(sorted(s['id'] for s in r.list_schedules()))",
+        ],
+        cwd=ROOT,
+        env=_base_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert schedule_id in listed.stdout
+
     assert report_schedules.pause(schedule_id)
     assert report_schedules.get(schedule_id)["enabled"] is False
     assert report_schedules.resume(schedule_id)
