@@ -6,6 +6,7 @@ way wherever it is processed.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,26 +14,33 @@ from types import ModuleType
 from typing import Any
 
 from app.errors import PermanentError
-from app.office import excel, guard, image, pdf, powerpoint, word
+from app.office import guard
 from app.office.outputs import OutputFolder, Progress, no_progress
 
-MODULES: dict[str, ModuleType] = {
-    "docx": word,
-    "xlsx": excel,
-    "pptx": powerpoint,
-    "pdf": pdf,
-    "image": image,
+# Imported on first use: a command line run on PDFs never loads python-docx or calamine.
+MODULE_NAMES: dict[str, str] = {
+    "docx": "app.office.word",
+    "xlsx": "app.office.excel",
+    "pptx": "app.office.powerpoint",
+    "pdf": "app.office.pdf",
+    "image": "app.office.image",
 }
+
+
+def module_for(family: str) -> ModuleType:
+    """The operations module of a family ('docx', 'xlsx', 'pptx', 'pdf', 'image')."""
+    return importlib.import_module(MODULE_NAMES[family])
 
 
 def operations_of(family: str) -> dict[str, str]:
     """Every operation a family offers: name -> what it does."""
-    return dict(MODULES[family].OPERATIONS)
+    return dict(module_for(family).OPERATIONS)
 
 
 def single_file_operations(family: str) -> list[str]:
-    multi = getattr(MODULES[family], "MULTI_FILE_OPERATIONS", ())
-    return [op for op in MODULES[family].OPERATIONS if op not in multi]
+    module = module_for(family)
+    multi = getattr(module, "MULTI_FILE_OPERATIONS", ())
+    return [op for op in module.OPERATIONS if op not in multi]
 
 
 def choose_operations(
@@ -43,7 +51,7 @@ def choose_operations(
     Nothing asked means the family's defaults. `strict` refuses an operation the family does
     not offer; otherwise those are left out (a batch of mixed files shares one list).
     """
-    module = MODULES[family]
+    module = module_for(family)
     if not requested:
         return list(module.DEFAULT_OPERATIONS)
     wanted = list(dict.fromkeys(requested))
@@ -81,7 +89,7 @@ def process_file(
     family = guard.check_file(Path(path), expected, name)
     chosen = choose_operations(family, operations, strict)
     out = OutputFolder(out_dir)
-    results = MODULES[family].process(Path(path), chosen, out, options or {}, progress)
+    results = module_for(family).process(Path(path), chosen, out, options or {}, progress)
     return {
         "file": name or Path(path).name,
         "type": family,
@@ -108,7 +116,7 @@ def merge_pdfs(
         except PermanentError as exc:
             raise PermanentError(f"{label}: {exc}") from None
     out = OutputFolder(out_dir)
-    summary = pdf.merge([Path(p) for p in paths], out, password, progress, labels)
+    summary = module_for("pdf").merge([Path(p) for p in paths], out, password, progress, labels)
     return {"operation": "merge", "type": "pdf", "merge": summary, "outputs": out.written}
 
 

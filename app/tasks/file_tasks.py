@@ -11,6 +11,7 @@ its last child does, with a per-file result, whether the children succeeded or f
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -30,6 +31,7 @@ from config.celery_config import celery_app
 
 MAX_RESULT_CHARS = 48_000
 BATCH_KIND = "batch_process_files"
+BATCH_COUNTER_TTL = 86_400
 
 
 def run_files(
@@ -115,21 +117,21 @@ def _merge(task: JobTask, files: list[dict], out_dir: Path, password: str | None
 
 
 def _after_child(task: JobTask) -> None:
-    """Tell the batch this job belongs to how many of its files are done."""
+    """Count this job as done on the batch it belongs to: one atomic counter, O(1) per file."""
     parent = task.request.parent_id
     if not parent or task.request.called_directly:
         return
     registry = get_registry()
-    record = registry.get(parent)
-    if not record or record.get("kind") != BATCH_KIND:
+    kind, progress = registry.redis.hmget(registry.job_key(parent), "kind", "progress")
+    if kind != BATCH_KIND:
         return
-    siblings = registry.children(parent)
-    done = 1 + sum(
-        1
-        for s in siblings
-        if s["id"] != task.job_id and s["state"] in ("SUCCESS", "FAILURE", "REVOKED")
-    )
-    registry.set_progress(parent, done, len(siblings), f"{done} of {len(siblings)} files done")
+    total = json.loads(progress or "{}").get("total") or 0
+    counter = f"{registry.prefix}:batch-done:{parent}"
+    with registry.redis.pipeline() as pipe:
+        pipe.incr(counter)
+        pipe.expire(counter, BATCH_COUNTER_TTL)
+        done = min(pipe.execute()[0], total)
+    registry.set_progress(parent, done, total, f"{done} of {total} files done")
 
 
 def _process(
