@@ -205,9 +205,12 @@ def _index_key(owner: str) -> str:
 
 
 def create_conversation(
-    owner: str, title: str = "", provider: str = "", model: str = "",
+    owner: str,
+    title: str = "",
+    provider: str = "",
+    model: str = "",
     client: redis.Redis | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A new, empty conversation belonging to `owner`."""
     client = client or get_redis()
     now = time.time()
@@ -248,13 +251,28 @@ def append_turn(
         raise PermanentError("That conversation no longer exists; start a new one.")
     now = time.time()
     user = {"role": "user", "content": user_text, "at": now, "turn_id": turn_id}
-    reply = {"role": "assistant", "content": reply_text, "at": now, "turn_id": turn_id,
-             "provider": provider, "model": model, "usage": dict(usage or {})}  # fmt: skip
+    reply = {
+        "role": "assistant",
+        "content": reply_text,
+        "at": now,
+        "turn_id": turn_id,
+        "provider": provider,
+        "model": model,
+        "usage": dict(usage or {}),
+    }
     key = _conv_key(conversation_id)
     keys = [key, f"{key}:messages", f"{key}:turns", _index_key(conversation["owner"])]
     ttl = get_settings().retention_days * 86400
-    args = [turn_id, json.dumps(user), json.dumps(reply), repr(now), provider, model,
-            conversation_id, ttl]  # fmt: skip
+    args = [
+        turn_id,
+        json.dumps(user),
+        json.dumps(reply),
+        repr(now),
+        provider,
+        model,
+        conversation_id,
+        ttl,
+    ]
     return bool(client.eval(_APPEND_TURN, len(keys), *keys, *args))
 
 

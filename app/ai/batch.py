@@ -28,8 +28,17 @@ MAX_CONCURRENCY = 8
 ITEM_ATTEMPTS = 3
 MAX_ITEM_WAIT = 60.0
 PROMPT_COLUMNS = ("prompt", "prompts", "question", "text", "input")
-RESULT_COLUMNS = ("id", "prompt", "status", "answer", "error", "model",
-                  "input_tokens", "output_tokens", "cost_usd")  # fmt: skip
+RESULT_COLUMNS = (
+    "id",
+    "prompt",
+    "status",
+    "answer",
+    "error",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+)
 
 
 @dataclass

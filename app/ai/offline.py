@@ -62,10 +62,22 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
-    "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "el": "Greek", "ar": "Arabic",
-    "he": "Hebrew", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "und": "undetermined",
-}  # fmt: skip
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "el": "Greek",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "und": "undetermined",
+}
 _SCRIPTS = (
     ("ja", re.compile(r"[\u3040-\u30ff]")),
     ("ko", re.compile(r"[\uac00-\ud7af]")),

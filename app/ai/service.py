@@ -108,9 +108,13 @@ class AIService:
         return self._map_reduce(text, analysis, question, extra)
 
     def generate(
-        self, kind: str, brief: str, tone: str = "professional", length: str = "medium",
+        self,
+        kind: str,
+        brief: str,
+        tone: str = "professional",
+        length: str = "medium",
         audience: str | None = None,
-    ) -> AIResult:  # fmt: skip
+    ) -> AIResult:
         """A piece of content (email, blog post, report section, social post) from a brief."""
         self.require()
         if not brief.strip():

@@ -277,9 +277,12 @@ def chain_extraction(
         )
     extract_id, analysis_id = str(uuid.uuid4()), str(uuid.uuid4())
     follow = analyze_document.si(
-        analysis=analysis, question=question, source_job_id=extract_id,
-        provider=provider, model=model,
-    ).set(task_id=analysis_id)  # fmt: skip
+        analysis=analysis,
+        question=question,
+        source_job_id=extract_id,
+        provider=provider,
+        model=model,
+    ).set(task_id=analysis_id)
     (extractor.si(files=[document], **params).set(task_id=extract_id) | follow).apply_async()
     return {
         "operation": "analyze",
@@ -318,9 +321,14 @@ def chat_completion(
             conversation["owner"], message, result.usage.provider, result.usage.model
         )
     ai_state.append_turn(
-        conversation["id"], message, result.text, turn_id=turn_id or self.job_id,
-        provider=result.usage.provider, model=result.usage.model, usage=result.usage.as_dict(),
-    )  # fmt: skip
+        conversation["id"],
+        message,
+        result.text,
+        turn_id=turn_id or self.job_id,
+        provider=result.usage.provider,
+        model=result.usage.model,
+        usage=result.usage.as_dict(),
+    )
     return {**finish(self, result), "conversation_id": conversation["id"]}
 
 
@@ -367,9 +375,11 @@ def batch_ai_requests(
 
     self.progress(0, len(items), f"Running {len(items)} prompts")
     batches.run_batch(
-        items, answer, concurrency=concurrency,
+        items,
+        answer,
+        concurrency=concurrency,
         on_done=lambda done, total: self.progress(done, total, f"{done} of {total} prompts done"),
-    )  # fmt: skip
+    )
     batches.write_csv(items, self.output_path("results.csv"))
     batches.write_xlsx(items, self.output_path("results.xlsx"))
     return batch_summary(items)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from streamlit.testing.v1 import AppTest
 
 from app import ai_state, jobs, monitor
 from tests.support.fake_ai import GOOD_KEY, Failure, FakeAIServer
@@ -54,9 +55,11 @@ def ai_queue_only_for(keep: list[str]) -> Iterator[None]:
     """Other workers stop reading the ai queue meanwhile: they do not know the fake provider."""
     from config.celery_config import celery_app
 
-    others = [w.hostname for w in monitor.workers()
-              if w.online and "ai" in w.queues and w.hostname not in keep
-              and w.hostname not in _PAUSED]  # fmt: skip
+    others = [
+        w.hostname
+        for w in monitor.workers()
+        if w.online and "ai" in w.queues and w.hostname not in keep and w.hostname not in _PAUSED
+    ]
     if others:
         celery_app.control.cancel_consumer("ai", destination=others, reply=True, timeout=3)
         _PAUSED.update(others)
@@ -172,8 +175,12 @@ def test_a_word_document_is_extracted_on_the_files_queue_then_analysed(ai_worker
     document.add_paragraph("Quarterly review. Revenue grew in every region.")
     buffer = io.BytesIO()
     document.save(buffer)
-    job_id = jobs.submit("analyze_document", {"analysis": "summary"},
-                         files=[("review.docx", buffer.getvalue())], owner="ada")  # fmt: skip
+    job_id = jobs.submit(
+        "analyze_document",
+        {"analysis": "summary"},
+        files=[("review.docx", buffer.getvalue())],
+        owner="ada",
+    )
     first = jobs.wait(job_id, timeout=30)
     assert first["state"] == "SUCCESS", first.get("error")
 
@@ -187,16 +194,24 @@ def test_a_word_document_is_extracted_on_the_files_queue_then_analysed(ai_worker
 
 
 def test_a_chat_is_stored_and_resumed_with_its_history_in_order(ai_worker, fake) -> None:
-    first = jobs.wait(jobs.submit("chat_completion", {"message": "My name is Ada."},
-                                  owner="ada"), timeout=30)  # fmt: skip
+    first = jobs.wait(
+        jobs.submit("chat_completion", {"message": "My name is Ada."}, owner="ada"), timeout=30
+    )
     assert first["state"] == "SUCCESS", first.get("error")
     conversation_id = first["result"]["conversation_id"]
 
-    second = jobs.wait(jobs.submit(
-        "chat_completion",
-        {"message": "What is my name?", "conversation_id": conversation_id, "provider": "openai"},
-        owner="ada",
-    ), timeout=30)  # fmt: skip
+    second = jobs.wait(
+        jobs.submit(
+            "chat_completion",
+            {
+                "message": "What is my name?",
+                "conversation_id": conversation_id,
+                "provider": "openai",
+            },
+            owner="ada",
+        ),
+        timeout=30,
+    )
     assert second["state"] == "SUCCESS", second.get("error")
 
     last = fake.requests("openai")[-1]  # the provider switched for the second turn
@@ -213,8 +228,12 @@ def test_a_chat_is_stored_and_resumed_with_its_history_in_order(ai_worker, fake)
 
 def test_someone_elses_conversation_is_refused(ai_worker, fake) -> None:
     mine = ai_state.create_conversation("ada", "Private")
-    record = jobs.wait(jobs.submit("chat_completion", {"message": "Hi", "conversation_id":
-                                   mine["id"]}, owner="eve"), timeout=30)  # fmt: skip
+    record = jobs.wait(
+        jobs.submit(
+            "chat_completion", {"message": "Hi", "conversation_id": mine["id"]}, owner="eve"
+        ),
+        timeout=30,
+    )
     assert record["state"] == "FAILURE"
     assert record["error"] == "That conversation belongs to someone else."
     assert fake.requests() == []
@@ -223,8 +242,9 @@ def test_someone_elses_conversation_is_refused(ai_worker, fake) -> None:
 def test_a_batch_with_one_failing_item(ai_worker, fake) -> None:
     fake.fail_on_word["FORBIDDEN"] = Failure(400, message="That request is not allowed.")
     rows = "prompt\n" + "\n".join(f"Question {n}" for n in range(5)) + "\nA FORBIDDEN one\n"
-    job_id = jobs.submit("batch_ai_requests", {"concurrency": 3},
-                         files=[("prompts.csv", rows.encode())])  # fmt: skip
+    job_id = jobs.submit(
+        "batch_ai_requests", {"concurrency": 3}, files=[("prompts.csv", rows.encode())]
+    )
     record = jobs.wait(job_id, timeout=60)
 
     assert record["state"] == "SUCCESS", record.get("error")
@@ -233,8 +253,9 @@ def test_a_batch_with_one_failing_item(ai_worker, fake) -> None:
     assert result["items"][5]["status"] == "failed"
     assert "That request is not allowed." in result["items"][5]["error"]
     assert record["progress"]["current"] == record["progress"]["total"] == 6
-    table = list(csv.DictReader(io.StringIO(jobs.output_bytes(job_id, "results.csv").decode(
-        "utf-8-sig"))))  # fmt: skip
+    table = list(
+        csv.DictReader(io.StringIO(jobs.output_bytes(job_id, "results.csv").decode("utf-8-sig")))
+    )
     assert [r["status"] for r in table] == ["ok"] * 5 + ["failed"]
     sheet = load_workbook(io.BytesIO(jobs.output_bytes(job_id, "results.xlsx"))).active
     assert sheet.max_row == 7
@@ -244,8 +265,9 @@ def test_the_rate_limit_holds_across_two_worker_processes(
     ai_worker, fake, session_dir: Path
 ) -> None:
     """Two worker processes, six jobs running at once, ten submitted: eight requests a minute."""
-    second = start_worker(session_dir / "logs", ("ai",), pool="threads", concurrency=2,
-                          env=ai_env(fake))  # fmt: skip
+    second = start_worker(
+        session_dir / "logs", ("ai",), pool="threads", concurrency=2, env=ai_env(fake)
+    )
     ids: list[str] = []
     try:
         with ai_queue_only_for([ai_worker.hostname, second.hostname]):
@@ -284,8 +306,12 @@ for _ in range(4):
 def test_the_limiter_is_one_window_for_many_processes(redis_client) -> None:
     """Two plain processes share one sliding window: 5 requests per 3 s between them."""
     redis_client.delete("nexus:ai:rate:shared-test")
-    procs = [subprocess.Popen([sys.executable, "-c", RESERVER], cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RESERVER], cwd=ROOT, text=True, stdout=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     admitted = sorted(
         json.loads(line) for p in procs for line in p.communicate(timeout=30)[0].split()
     )
@@ -309,3 +335,85 @@ def test_stored_usage_adds_up_per_day_and_model(redis_client) -> None:
     assert totals["cost_usd"] == pytest.approx(0.006)
     assert totals["unpriced_requests"] == 1
     assert [m["model"] for m in totals["models"]] == ["claude-sonnet-5-5", "llama3.1"]
+
+
+# the page ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def page_settings(fake: FakeAIServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The page's own process sees the same providers as the ai worker."""
+    from app.settings import get_settings
+
+    for name, value in ai_env(fake).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def run_page(at: AppTest | None = None) -> AppTest:
+    at = at or AppTest.from_file(str(ROOT / "pages" / "ai.py"), default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def rerun_until(at: AppTest, done, timeout: float = 30.0) -> AppTest:
+    """Rerun the page the way its live fragments would, until `done(at)` holds."""
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < deadline, "the page never showed the result"
+        time.sleep(0.3)
+        run_page(at)
+    return at
+
+
+def test_page_chat_switches_model_and_resumes_a_conversation(ai_worker, fake, page_settings):
+    at = run_page()
+    assert "claude-sonnet-5-5" in " ".join(c.value for c in at.caption)
+
+    at.chat_input(key="chat-input").set_value("My name is Ada.").run()
+    rerun_until(at, lambda a: len(a.chat_message) >= 2 and "chat-job" not in a.session_state)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert fake.requests("anthropic")[-1].body["model"] == "claude-sonnet-5-5"
+
+    at.selectbox(key="chat-provider").select("openai-compatible").run()
+    at.chat_input(key="chat-input").set_value("What is my name?").run()
+    rerun_until(at, lambda a: len(a.chat_message) >= 4 and "chat-job" not in a.session_state)
+    last = fake.requests("openai")[-1]
+    assert last.body["model"] == "llama3.1"
+    assert [m["content"] for m in last.messages][-1] == "What is my name?"
+    assert len(last.messages) == 4  # system, then the whole history as real turns
+    captions = " ".join(c.value for c in at.caption)
+    assert "llama3.1 ·" in captions and "cost unknown for this model" in captions
+
+
+def test_page_analyses_pasted_text_offline_and_shows_usage(ai_worker, fake, page_settings):
+    at = run_page()
+    at.selectbox(key="analyse-provider").select("offline").run()
+    at.text_area(key="analyse-text").input(LONG_TEXT).run()
+    at.selectbox(key="analyse-kind").select("key_points").run()
+    at.button(key="analyse-go").click().run()
+    rerun_until(at, lambda a: any("Key phrases" in m.value for m in a.markdown))
+    assert any("no AI model used" in c.value for c in at.caption)
+    assert fake.requests() == []
+
+    usage_tab = run_page(at).tabs[5]
+    assert any("Cost today" in m.label for m in usage_tab.metric)
+
+
+def test_page_generates_and_translates_with_tokens_and_cost(ai_worker, fake, page_settings):
+    at = run_page()
+    at.text_area(key="gen-brief").input("Invite the team to the Q3 review").run()
+    at.button(key="gen-go").click().run()
+    rerun_until(at, lambda a: any("Answer #1 to: Write an email" in m.value for m in a.markdown))
+    assert any("claude-sonnet-5-5 ·" in c.value and "$" in c.value for c in at.caption)
+
+    at.text_area(key="translate-text").input("First paragraph.\n\nSecond paragraph.").run()
+    at.selectbox(key="tr-to").select("German").run()
+    at.button(key="tr-go").click().run()
+    rerun_until(at, lambda a: any("[fr] Second paragraph." in m.value for m in a.markdown))
+    [request] = [r for r in fake.requests() if "Translate this" in r.last_user_text]
+    assert "into German" in request.body["system"]

@@ -104,8 +104,15 @@ class FakeAIServer:
 
     # scripting --------------------------------------------------------------------------
 
-    def fail_next(self, provider: str, status: int, retry_after: float | None = None,
-                  message: str = "", code: str | None = None, times: int = 1) -> None:  # fmt: skip
+    def fail_next(
+        self,
+        provider: str,
+        status: int,
+        retry_after: float | None = None,
+        message: str = "",
+        code: str | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next `times` requests to `provider` with this error."""
         for _ in range(times):
             self.failures[provider].append(Failure(status, retry_after, message, code))

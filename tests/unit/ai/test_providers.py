@@ -90,11 +90,15 @@ def test_500_is_transient(wire, fake: FakeAIServer) -> None:
 
 def test_401_is_permanent_and_never_shows_the_key(fake: FakeAIServer) -> None:
     for settings, env in [
-        (Settings(_env_file=None, anthropic_api_key=BAD_KEY, anthropic_base_url=fake.url),
-         "ANTHROPIC_API_KEY"),
-        (Settings(_env_file=None, openai_api_key=BAD_KEY, openai_base_url=fake.openai_url),
-         "OPENAI_API_KEY"),
-    ]:  # fmt: skip
+        (
+            Settings(_env_file=None, anthropic_api_key=BAD_KEY, anthropic_base_url=fake.url),
+            "ANTHROPIC_API_KEY",
+        ),
+        (
+            Settings(_env_file=None, openai_api_key=BAD_KEY, openai_base_url=fake.openai_url),
+            "OPENAI_API_KEY",
+        ),
+    ]:
         with pytest.raises(PermanentError) as caught:
             get_provider(None, None, settings).complete(HELLO, system=None, max_output=50)
         message = str(caught.value)
@@ -108,8 +112,9 @@ def test_spend_limits_are_permanent(fake: FakeAIServer, anthropic_settings: Sett
     with pytest.raises(PermanentError, match="spending limit"):
         provider.complete(HELLO, system=None, max_output=50)
     local = provider_for("openai", Settings(_env_file=None, openai_base_url=fake.openai_url))
-    fake.fail_next("openai", 429, message="You exceeded your current quota.",
-                   code="insufficient_quota")  # fmt: skip
+    fake.fail_next(
+        "openai", 429, message="You exceeded your current quota.", code="insufficient_quota"
+    )
     with pytest.raises(PermanentError, match="spending limit"):
         local.complete(HELLO, system=None, max_output=50)
 
@@ -124,8 +129,12 @@ def test_400_quotes_the_peer_without_keys(wire, fake: FakeAIServer) -> None:
 
 
 def test_unreachable_server_is_transient() -> None:
-    settings = Settings(_env_file=None, anthropic_api_key=GOOD_KEY,
-                        anthropic_base_url="http://127.0.0.1:9", ai_timeout=3)  # fmt: skip
+    settings = Settings(
+        _env_file=None,
+        anthropic_api_key=GOOD_KEY,
+        anthropic_base_url="http://127.0.0.1:9",
+        ai_timeout=3,
+    )
     with pytest.raises(TransientError, match="Could not connect"):
         get_provider(None, None, settings).complete(HELLO, system=None, max_output=50)
 
@@ -154,9 +163,12 @@ def test_no_provider_message_is_exact(no_provider: Settings) -> None:
 
 
 def test_configured_lists_models_and_hides_credentials(fake: FakeAIServer) -> None:
-    settings = Settings(_env_file=None, anthropic_api_key=GOOD_KEY,
-                        openai_base_url="http://user:pw@127.0.0.1:11434/v1",
-                        openai_model="llama3.1")  # fmt: skip
+    settings = Settings(
+        _env_file=None,
+        anthropic_api_key=GOOD_KEY,
+        openai_base_url="http://user:pw@127.0.0.1:11434/v1",
+        openai_model="llama3.1",
+    )
     found = {p.name: p for p in configured(settings)}
     assert found["anthropic"].models[0] == "claude-sonnet-5-5"
     assert found["openai-compatible"].models == ["llama3.1"]

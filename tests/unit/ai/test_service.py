@@ -47,8 +47,9 @@ def test_long_document_is_read_in_parts_and_combined(
     parts = [r for r in sent if "of a longer document" in r.last_user_text]
     assert result.chunks == len(parts) > 1
     # every character of the document went to the model, in order, exactly once
-    bodies = [re.search(r"<document>\n(.*)\n</document>", r.last_user_text, re.S).group(1)
-              for r in parts]  # fmt: skip
+    bodies = [
+        re.search(r"<document>\n(.*)\n</document>", r.last_user_text, re.S).group(1) for r in parts
+    ]
     assert "".join(bodies) == LONG_DOC
     assert result.text == f"Combined answer from {len(parts)} notes."
     assert any(f"in {len(parts)} parts" in note for note in result.notes)
@@ -91,8 +92,10 @@ def test_chat_too_long_for_the_budget_drops_the_earliest_turns_and_says_so(
 ) -> None:
     history = []
     for n in range(30):
-        history += [Message("user", f"Question {n}: " + "detail " * 30),
-                    Message("assistant", f"Answer {n}.")]  # fmt: skip
+        history += [
+            Message("user", f"Question {n}: " + "detail " * 30),
+            Message("assistant", f"Answer {n}."),
+        ]
     history.append(Message("user", "And finally?"))
     result = build_service(settings=small(anthropic_settings)).chat(history)
     [seen] = fake.requests("anthropic")
