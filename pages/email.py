@@ -320,9 +320,7 @@ def notifications_tab() -> None:
 def outbox() -> None:
     scheduled()
     st.subheader("Sent and failed")
-    records = [
-        r for r in jobs.list(queue="email", owner=OWNER, limit=100).jobs if r["kind"] in SEND_KINDS
-    ]
+    records = sent_jobs()
     if not records:
         st.caption("Nothing sent yet.")
         return
@@ -347,6 +345,14 @@ def outbox() -> None:
     )
     if picked:
         details(jobs.get(picked))
+
+
+def sent_jobs(limit: int = 50) -> list[dict[str, Any]]:
+    """My newest email jobs of every sending kind (beat's dispatcher runs are not mail)."""
+    records = [
+        r for kind in SEND_KINDS for r in jobs.list(kind=kind, owner=OWNER, limit=limit).jobs
+    ]
+    return sorted(records, key=lambda r: r["submitted_at"], reverse=True)[:limit]
 
 
 def summary(record: dict[str, Any]) -> str:

@@ -164,7 +164,7 @@ def send_scheduled_email(
 ) -> dict:
     """Check the message now and store it durably; beat's dispatcher sends it when due."""
     owner = job_owner(self.job_id)
-    due = due_time(send_at, timezone)
+    due = due_time(send_at, timezone, asked_at=submitted_at(self.job_id))
     params = {
         "to": to,
         "cc": cc,
@@ -494,18 +494,30 @@ def attachment_files(job_id: str, refs: list[dict] | None, owner: str) -> list[A
     return files
 
 
-def due_time(send_at: str | float, tz_name: str) -> datetime:
-    """When a scheduled email is due, in UTC; a time without offset is read in `tz_name`."""
+def due_time(send_at: str | float, tz_name: str, asked_at: datetime | None = None) -> datetime:
+    """When a scheduled email is due, in UTC; a time without offset is read in `tz_name`.
+
+    The time must be later than when the user asked (`asked_at`), not than now: a job that
+    waited in a busy queue past its time is still stored, and the dispatcher sends it at once.
+    """
+    asked_at = asked_at or datetime.now(UTC)
     if isinstance(send_at, str) and not _has_offset(send_at):
         try:
             local = datetime.fromisoformat(send_at)
         except ValueError:
             raise PermanentError(f"{send_at!r} is not a date and time.") from None
-        return schedule.due_at(local.date(), local.time(), tz_name)
+        return schedule.due_at(local.date(), local.time(), tz_name, now=asked_at)
     due = schedule.parse_due(send_at)
-    if due <= datetime.now(UTC):
+    if due <= asked_at:
         raise PermanentError("The time to send is in the past.")
     return due
+
+
+def submitted_at(job_id: str) -> datetime | None:
+    """When the job was submitted, or None when it has no record (called directly)."""
+    record = jobs.get(job_id) if job_id else None
+    stamp = (record or {}).get("submitted_at")
+    return datetime.fromtimestamp(stamp, UTC) if stamp else None
 
 
 def _has_offset(value: str) -> bool:
