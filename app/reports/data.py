@@ -136,10 +136,21 @@ def records_frame(records: list[Any]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame()
     if all(isinstance(r, dict) for r in records):
-        return pd.json_normalize(records, max_level=2)
+        frame = pd.json_normalize(records, max_level=2)
+        # Lists and deeper objects stay as JSON text: a cell must be one comparable value.
+        for name in frame.columns:
+            if pd.api.types.is_object_dtype(frame[name]):
+                frame[name] = frame[name].map(_scalar)
+        return frame
     return pd.DataFrame(
         {"value": [json.dumps(r) if isinstance(r, (dict, list)) else r for r in records]}
     )
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def clean_columns(frame: pd.DataFrame) -> pd.DataFrame:

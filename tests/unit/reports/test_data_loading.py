@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from app.errors import PermanentError
+from app.reports.analytics import AnalyticsOptions
+from app.reports.analytics_report import analytics_report
 from app.reports.data import load_table
 from tests.unit.reports.datasets import sales
 
@@ -76,3 +78,12 @@ def test_mixed_types_survive_loading(tmp_path: Path) -> None:
     assert len(frame) == 100
     assert frame["nothing"].isna().all()
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_nested_lists_in_json_become_text_and_still_analyse(tmp_path: Path) -> None:
+    path = tmp_path / "nested.json"
+    path.write_text(json.dumps([{"a": 1, "tags": ["x", "y"]}, {"a": 2, "tags": []}]))
+    frame = load_table(path)
+    assert frame["tags"].tolist() == ['["x", "y"]', "[]"]
+    report, _ = analytics_report(frame, AnalyticsOptions())
+    assert report.data.row_count == 2
