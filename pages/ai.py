@@ -228,14 +228,17 @@ def chat_pending() -> None:
     record = jobs.get(job_id) if job_id else None
     if record is None:
         return
-    if record["state"] == "SUCCESS":
-        st.session_state["chat-id"] = record["result"]["conversation_id"]
+    if record["state"] in TERMINAL:
         st.session_state.pop("chat-job")
+        if record["state"] == "SUCCESS":
+            st.session_state["chat-id"] = record["result"]["conversation_id"]
+        else:
+            st.session_state["chat-error"] = record.get("error") or "The reply failed."
         st.rerun()
     with st.chat_message("user"):
         st.markdown(st.session_state.get("chat-pending-text", ""))
     with st.chat_message("assistant"):
-        if record["state"] in TERMINAL:
+        if record["state"] == "RETRY":
             job_status(record)
         else:
             st.caption("Thinking…")
@@ -253,6 +256,8 @@ with chat_tab:
             system = st.text_input("Instructions for the assistant (optional)", key="chat-system")
             chat_history(current)
             chat_pending()
+            if st.session_state.get("chat-error"):
+                st.error(st.session_state.pop("chat-error"))
             busy = bool(st.session_state.get("chat-job"))
             message = st.chat_input("Message", disabled=busy, key="chat-input")
             if message:

@@ -389,6 +389,12 @@ def test_page_chat_switches_model_and_resumes_a_conversation(ai_worker, fake, pa
     captions = " ".join(c.value for c in at.caption)
     assert "llama3.1 ·" in captions and "cost unknown for this model" in captions
 
+    fake.fail_next("openai", 401)
+    at.chat_input(key="chat-input").set_value("Still there?").run()
+    rerun_until(at, lambda a: len(a.error) > 0)
+    assert "rejected the API key (401)" in at.error[0].value
+    assert not at.chat_input(key="chat-input").disabled  # the user can try again
+
 
 def test_page_analyses_pasted_text_offline_and_shows_usage(ai_worker, fake, page_settings):
     at = run_page()

@@ -174,3 +174,14 @@ def test_configured_lists_models_and_hides_credentials(fake: FakeAIServer) -> No
     assert found["openai-compatible"].models == ["llama3.1"]
     assert found["openai-compatible"].base_url == "http://127.0.0.1:11434/v1"
     assert GOOD_KEY not in repr(found)
+
+
+def test_official_openai_gets_max_completion_tokens(fake: FakeAIServer) -> None:
+    # A base URL makes the provider "openai-compatible"; the official API wants the newer field.
+    settings = Settings(_env_file=None, openai_api_key=GOOD_KEY, openai_base_url=fake.openai_url)
+    provider = get_provider("openai", None, settings)
+    provider.info.name = "openai"
+    provider.complete(HELLO, system=None, max_output=77)
+    [seen] = fake.requests("openai")
+    assert seen.body["max_completion_tokens"] == 77 and "max_tokens" not in seen.body
+    assert seen.body["model"] == "gpt-5.4-mini"
