@@ -160,7 +160,7 @@ def _summary(report: Report, styles) -> list[Flowable]:
 
 
 def _chart(chart: Chart, pngs: dict[int, bytes]) -> Flowable:
-    width = PAGE[0] - 2 * MARGIN - 4 * cm
+    width = min(PAGE[0] - 2 * MARGIN, 18 * cm)
     return Image(io.BytesIO(pngs[id(chart)]), width=width, height=width * 3.6 / 8.0)
 
 
