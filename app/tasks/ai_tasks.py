@@ -125,7 +125,7 @@ def claude_completion(
     self: JobTask, prompt: str, system: str | None = None, model: str | None = None
 ) -> dict:
     """One answer from Claude (Anthropic's Messages API)."""
-    return finish(self, service(self, "anthropic", model).complete(prompt, system))
+    return finish(self, service(self, "anthropic", model).complete(prompt, system), "answer.md")
 
 
 @celery_app.task(**AI_TASK)
@@ -133,7 +133,7 @@ def openai_completion(
     self: JobTask, prompt: str, system: str | None = None, model: str | None = None
 ) -> dict:
     """One answer from OpenAI, or from the OpenAI-compatible server set in OPENAI_BASE_URL."""
-    return finish(self, service(self, "openai", model).complete(prompt, system))
+    return finish(self, service(self, "openai", model).complete(prompt, system), "answer.md")
 
 
 # documents --------------------------------------------------------------------------------
@@ -329,7 +329,9 @@ def chat_completion(
         model=result.usage.model,
         usage=result.usage.as_dict(),
     )
-    return {**finish(self, result), "conversation_id": conversation["id"]}
+    # The conversation keeps every reply; a file is only needed when the record cannot.
+    long_reply = "reply.md" if len(result.text) > INLINE_TEXT else None
+    return {**finish(self, result, long_reply), "conversation_id": conversation["id"]}
 
 
 def open_conversation(conversation_id: str | None, owner: str) -> dict[str, Any]:
