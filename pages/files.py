@@ -136,7 +136,7 @@ def submit_form(uploads: list[Any]) -> None:
             help="Off: one job handles the files in order (needed to merge PDFs).",
         )
     operations: dict[str, list[str]] = {}
-    options: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {}
     for family in known:
         with st.container(border=True):
             chosen = pick_operations(family)
@@ -144,19 +144,17 @@ def submit_form(uploads: list[Any]) -> None:
                 st.info("Merging needs the PDFs in one job: untick the parallel option.")
                 chosen = [op for op in chosen if op != "merge"]
             operations[family] = chosen
-            options.update(options_for(family, chosen))
+            options[family] = options_for(family, chosen)
     password = ""
     if "pdf" in known:
         password = st.text_input("PDF password (if the PDFs are protected)", type="password")
     if st.button("Process", type="primary", disabled=not uploads):
-        params: dict[str, Any] = {"options": options}
-        if password:
-            params["password"] = password
+        params: dict[str, Any] = {"password": password} if password else {}
         if batch:
-            params["operations"] = operations
+            params.update(operations=operations, options=options)
             kind = "batch_process_files"
         else:
-            params["operations"] = operations[known[0]]
+            params.update(operations=operations[known[0]], options=options[known[0]])
             kind = TASKS[known[0]]
         st.session_state["files_job"] = jobs.submit(kind, params, files=uploads)
 

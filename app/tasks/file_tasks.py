@@ -231,7 +231,8 @@ def batch_process_files(
     """Many files of any type in parallel, one child job each; one bad file fails alone.
 
     `operations` is a list shared by all files (each runs what its type offers) or a dict
-    from type ('docx', 'xlsx', 'pptx', 'pdf', 'image') to a list.
+    from type ('docx', 'xlsx', 'pptx', 'pdf', 'image') to a list; `options` likewise is one
+    dict for all or a dict per type.
     """
     if not files:
         raise PermanentError("Choose at least one file.")
@@ -249,7 +250,7 @@ def batch_process_files(
             .si(
                 files=[ref],
                 operations=_batch_operations(family, operations),
-                options=options,
+                options=_batch_options(family, options),
                 password=password,
             )
             .set(task_id=child_id)
@@ -269,6 +270,13 @@ def _unsupported(ref: dict) -> str:
         f"This file type is not supported ({filetypes.describe(ref.get('type', 'unknown'))}). "
         "Upload a Word, Excel, PowerPoint, PDF or image file."
     )
+
+
+def _batch_options(family: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """One child's options: its type's entry when options are given per type, else all."""
+    if options and any(key in TASKS_BY_FAMILY for key in options):
+        return options.get(family) or {}
+    return options or {}
 
 
 def _batch_operations(family: str, operations: Any) -> list[str] | None:

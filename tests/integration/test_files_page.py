@@ -85,3 +85,20 @@ def test_every_operation_renders(worker, tmp_path: Path, kind: str, make, name: 
     at = page_for(submit(kind, params, path))
     assert not at.error, [e.value for e in at.error]
     assert at.metric and at.get("image")
+
+
+def test_upload_pick_operations_and_submit(worker, tmp_path: Path) -> None:
+    first = samples.pdf_document(tmp_path / "a.pdf", pages=1, title="First")
+    second = samples.pdf_document(tmp_path / "b.pdf", pages=2, title="Second")
+    at = AppTest.from_file(str(ROOT / "pages/files.py"), default_timeout=30).run()
+    at.file_uploader[0].set_value(
+        [(p.name, p.read_bytes(), "application/pdf") for p in (first, second)]
+    ).run()
+    assert not at.checkbox[0].value  # PDFs of one kind default to one job, so they can merge
+    at.multiselect(key="ops-pdf").set_value(["metadata", "merge"]).run()
+    next(b for b in at.button if b.label == "Process").click().run()
+    record = jobs.wait(at.session_state["files_job"], timeout=60)
+    assert record["kind"] == "process_pdf" and record["state"] == "SUCCESS", record["error"]
+    assert record["result"]["merge"]["merge"]["pages"] == 3
+    at.run()
+    assert any("Merged 2 PDFs into merged.pdf (3 pages)." in s.value for s in at.success)

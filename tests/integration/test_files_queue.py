@@ -107,7 +107,10 @@ def test_batch_runs_children_in_parallel_and_one_bad_file_fails_alone(
 ) -> None:
     record = run(
         "batch_process_files",
-        {"operations": {"pdf": ["metadata"], "image": ["thumbnail"]}},
+        {
+            "operations": {"pdf": ["metadata"], "image": ["thumbnail"]},
+            "options": {"image": {"thumbnail_size": 64}},
+        },
         made["docx"],
         made["pdf"],
         made["jpeg"],
@@ -126,6 +129,8 @@ def test_batch_runs_children_in_parallel_and_one_bad_file_fails_alone(
     bad = children[by_file["laughs.docx"]["job_id"]]
     assert bad["state"] == "FAILURE" and bad["retries"] == 0 and bad["parent"] == record["id"]
     assert children[by_file["photo.jpg"]["job_id"]]["kind"] == "process_image"
+    thumbnail = by_file["photo.jpg"]["operations"]["thumbnail"]
+    assert (thumbnail["width"], thumbnail["height"]) == (32, 64)
     names = [output["name"] for output in record["outputs"]]
     assert "photo.jpg/photo-thumb.jpg" in names and "report.docx/report.txt" in names
 
