@@ -348,9 +348,16 @@ def outbox() -> None:
 
 
 def sent_jobs(limit: int = 50) -> list[dict[str, Any]]:
-    """My newest email jobs of every sending kind (beat's dispatcher runs are not mail)."""
+    """My newest email jobs of every sending kind (beat's dispatcher runs are not mail).
+
+    One filter per query: the registry caches multi-filter intersections for a few seconds,
+    which would hide a message sent a moment ago.
+    """
     records = [
-        r for kind in SEND_KINDS for r in jobs.list(kind=kind, owner=OWNER, limit=limit).jobs
+        r
+        for kind in SEND_KINDS
+        for r in jobs.list(kind=kind, limit=limit * 2).jobs
+        if r["owner"] == OWNER
     ]
     return sorted(records, key=lambda r: r["submitted_at"], reverse=True)[:limit]
 
