@@ -75,9 +75,7 @@ def open_image(path: Path) -> Iterator[Image.Image]:
             raise PermanentError("This file is not a valid image, or it is damaged.") from None
         try:
             yield image
-        except (OSError, SyntaxError, ValueError) as exc:
-            if isinstance(exc, PermanentError):
-                raise
+        except (OSError, SyntaxError, ValueError) as exc:  # raised while decoding the pixels
             raise PermanentError(f"This image is damaged or incomplete ({exc}).") from None
         finally:
             image.close()

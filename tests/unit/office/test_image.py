@@ -92,3 +92,13 @@ def test_bad_options_are_sentences(files: dict[str, Path], out: OutputFolder) ->
         image.process(files["png"], ["convert"], out, {"format": "bmp"})
     with pytest.raises(PermanentError, match="between 1 and 10,000"):
         image.process(files["png"], ["resize"], out, {"width": 0, "height": 99_999})
+
+
+def test_truncated_image_is_a_sentence_not_a_crash(tmp_path: Path, out: OutputFolder) -> None:
+    from tests.unit.office import hostile
+
+    noisy = tmp_path / "noise.jpg"
+    Image.effect_noise((400, 300), 50).convert("RGB").save(noisy, quality=90)
+    cut = hostile.truncated(noisy, tmp_path / "cut.jpg", 0.5)
+    with pytest.raises(PermanentError, match="damaged or incomplete"):
+        image.process(cut, ["thumbnail"], out)
