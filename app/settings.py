@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     email_rate_per_minute: int = Field(default=600, ge=1)
     email_max_recipients: int = Field(default=100, ge=1)
     email_max_attachment_mb: int = Field(default=25, ge=1)
+    email_bulk_connections: int = Field(default=4, ge=1, le=20)
 
     # AI
     anthropic_api_key: SecretStr | None = None
