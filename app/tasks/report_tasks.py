@@ -439,6 +439,7 @@ def schedule_recurring_report(
     if report in _DATA_REPORTS:
         if not files:
             raise PermanentError("A recurring data report needs a data file to report on.")
+        self.input_path(files[0])  # the data must be the user's own upload or output
         params["files"] = [report_schedules.keep_data_file(schedule_id, files[0])]
     record = get_registry().get(self.job_id) or {}
     saved = report_schedules.create(
@@ -461,7 +462,7 @@ def schedule_recurring_report(
     }
 
 
-@celery_app.task(**REPORT_TASK)
+@celery_app.task(**REPORT_TASK, trusted_input_roots=("schedules",))
 def run_scheduled_report(self: JobTask, schedule_id: str) -> dict:
     """One run of a recurring report, started by beat: build it, then email the outputs."""
     definition = report_schedules.get(schedule_id)

@@ -197,13 +197,15 @@ def _other_db(url: str, db: int) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
 
 
-def _submit_in(env: dict[str, str], kind: str, params: dict) -> str:
+def _submit_in(env: dict[str, str], kind: str, params: dict, upload: Path | None = None) -> str:
+    """Submit a job from a process on the isolated database, uploading `upload` if given."""
     code = (
-        "import json, sys; from app import jobs; "
-        f"print(jobs.submit({kind!r}, json.loads(sys.argv[1])))"
+        "import json, sys; from pathlib import Path; from app import jobs; "
+        "files = [(Path(p).name, Path(p).read_bytes()) for p in sys.argv[2:]]; "
+        f"print(jobs.submit({kind!r}, json.loads(sys.argv[1]), files=files))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(params)],
+        [sys.executable, "-c", code, json.dumps(params), *([str(upload)] if upload else [])],
         cwd=ROOT,
         env={**_base_env(), **env},
         capture_output=True,
@@ -270,11 +272,12 @@ def stack(redis_url: str, session_dir: Path) -> Iterator[Stack]:
             client.flushdb()
 
 
-def test_summary_is_written_by_the_ai_provider_when_one_is_configured(stack: Stack) -> None:
-    data = storage.save_upload("reports-ai-test", "teams.csv", b"team,hours\nOps,5\nDev,8\n")
-    job_id = _submit_in(
-        stack.env, "generate_summary_report", {"files": [data.as_ref()], "formats": ["html"]}
-    )
+def test_summary_is_written_by_the_ai_provider_when_one_is_configured(
+    stack: Stack, tmp_path: Path
+) -> None:
+    data = tmp_path / "teams.csv"
+    data.write_text("team,hours\nOps,5\nDev,8\n")
+    job_id = _submit_in(stack.env, "generate_summary_report", {"formats": ["html"]}, data)
     record = _wait(lambda: _finished(stack.registry, job_id), 120, "the summary report")
     assert record["state"] == "SUCCESS", record.get("error")
     summary = record["result"]["summary"]
@@ -291,33 +294,55 @@ def _finished(registry: Registry, job_id: str) -> dict | None:
     return record if record and record["state"] in ("SUCCESS", "FAILURE") else None
 
 
-def test_recurring_report_added_at_runtime_fires_next_minute_and_is_emailed(
-    stack: Stack,
-) -> None:
-    added = time.time()
-    job_id = _submit_in(
-        stack.env,
-        "schedule_recurring_report",
-        {
-            "report": "task_performance",
-            "cron": "* * * * *",
-            "name": "Minute report",
-            "recipients": ["boss@example.com"],
-            "params": {"days": 1, "formats": ["pdf", "xlsx"]},
-        },
-    )
-    _wait(lambda: stack.registry.state(job_id) == "SUCCESS", 60, "the schedule to be stored")
-    message = _wait(lambda: stack.inbox.messages[:1], 150, "the scheduled email")[0]
-    next_minute = (int(added) // 60 + 1) * 60
+def _minute_after(epoch: float) -> int:
+    return (int(epoch) // 60 + 1) * 60
 
-    runs = stack.registry.list(kind="run_scheduled_report").jobs
-    assert runs, "beat never started a run"
-    first = min(runs, key=lambda r: r["submitted_at"])
-    assert next_minute <= first["submitted_at"] < next_minute + 30
-    assert message["Subject"].startswith("Minute report")
-    assert message["To"] == "boss@example.com"
-    names = {part.get_filename() for part in message.iter_attachments()}
-    assert names == {"task-performance.pdf", "task-performance.xlsx"}
+
+def test_recurring_reports_added_at_runtime_fire_next_minute_and_are_emailed(
+    stack: Stack, tmp_path: Path
+) -> None:
+    data = tmp_path / "sales.csv"
+    sales(200).to_csv(data, index=False)
+    wanted = {
+        "Minute performance": (
+            {"report": "task_performance", "params": {"days": 1, "formats": ["pdf", "xlsx"]}},
+            None,
+            {"task-performance.pdf", "task-performance.xlsx"},
+        ),
+        "Minute sales": (
+            {"report": "analytics", "params": {"formats": ["html", "pdf"]}},
+            data,
+            {"report.html", "report.pdf"},
+        ),
+    }
+    stored = {}
+    for name, (spec, upload, _) in wanted.items():
+        params = {**spec, "cron": "* * * * *", "name": name, "recipients": ["boss@example.com"]}
+        job_id = _submit_in(stack.env, "schedule_recurring_report", params, upload)
+        stored[name] = _wait(lambda j=job_id: _finished(stack.registry, j), 60, "a schedule")
+        assert stored[name]["state"] == "SUCCESS", stored[name].get("error")
+
+    for name, (_, _, attachments) in wanted.items():
+        message = _wait(
+            lambda n=name: next(
+                (m for m in stack.inbox.messages if m["Subject"].startswith(n)), None
+            ),
+            150,
+            f"the email of {name}",
+        )
+        assert message["To"] == "boss@example.com"
+        assert {part.get_filename() for part in message.iter_attachments()} == attachments
+
+        schedule_id = stored[name]["result"]["schedule_id"]
+        runs = [
+            r
+            for r in stack.registry.list(kind="run_scheduled_report", limit=200).jobs
+            if r["params"].get("schedule_id") == schedule_id
+        ]
+        first = min(r["submitted_at"] for r in runs)
+        # The entry is saved while the scheduling job runs: it first fires at the next minute.
+        assert _minute_after(stored[name]["started_at"]) <= first
+        assert first < _minute_after(stored[name]["finished_at"]) + 30
 
 
 # the Reports page --------------------------------------------------------------------------
