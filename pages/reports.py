@@ -10,7 +10,7 @@ import streamlit as st
 
 from app import jobs, report_schedules
 from app.errors import JobError
-from app.settings import QUEUES
+from app.settings import QUEUES, get_settings
 from app.ui import job_panel, when
 
 REPORTS = {
@@ -28,12 +28,13 @@ SCHEDULE_KIND = {
 REPORT_FORMATS = ["html", "xlsx", "pdf", "json"]
 EXPORT_FORMATS = ["csv", "xlsx", "json", "xml"]
 DATA_TYPES = ("csv", "xlsx", "json")
+OWNER = get_settings().default_owner
 METRIC_CHARS = 14  # longer values are cut off in a metric tile
 
 
 def earlier_output() -> dict | None:
     """A CSV, XLSX or JSON output of a finished job, picked by the user."""
-    finished = jobs.list(state="SUCCESS", limit=100).jobs
+    finished = jobs.list(owner=OWNER, state="SUCCESS", limit=100).jobs
     choices = [
         (job, output)
         for job in finished
@@ -182,9 +183,10 @@ def submit(
                 "schedule_recurring_report",
                 {"report": SCHEDULE_KIND[kind], "params": params, **recurring},
                 files=files,
+                owner=OWNER,
             )
         else:
-            job_id = jobs.submit(kind, params, files=files)
+            job_id = jobs.submit(kind, params, files=files, owner=OWNER)
     except (JobError, ValueError) as exc:
         st.error(str(exc))
         return
@@ -193,7 +195,7 @@ def submit(
 
 def schedules() -> None:
     """Every recurring report with its next run, and buttons to pause, resume or delete it."""
-    found = report_schedules.list_schedules()
+    found = report_schedules.list_schedules(owner=OWNER)
     if not found:
         st.info("No recurring reports yet. Build a report with 'Run this report on a schedule'.")
         return
