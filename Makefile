@@ -17,6 +17,7 @@ run: install
 	$(PY) -m app.run
 
 test: install
+	sh tests/e2e/ensure_chromium.sh
 	$(PY) -m pytest
 
 lint: install

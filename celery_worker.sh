@@ -7,15 +7,16 @@
 #   ./celery_worker.sh status              exit code 0 only when everything runs
 #   ./celery_worker.sh logs [NAME]         the last lines of each log, or follow one
 #
-# Pid files live in var/run, logs in var/log. Redis comes from REDIS_URL; a local URL that does
-# not answer gets an embedded redis-server with its data in var/redis.
+# Pid files live in var/run, logs in var/log (var/ is VAR_DIR in the settings). Redis comes from
+# REDIS_URL; a local URL that does not answer gets an embedded redis-server in var/redis.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
-RUN_DIR=var/run
-LOG_DIR=var/log
+VAR=$("$PY" -c "from app.settings import get_settings; print(get_settings().var_dir)")
+RUN_DIR=$VAR/run
+LOG_DIR=$VAR/log
 STOP_TIMEOUT=${STOP_TIMEOUT:-60}
 ALL="email files ai reports maintenance beat flower metrics"
 mkdir -p "$RUN_DIR" "$LOG_DIR"

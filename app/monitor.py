@@ -41,6 +41,8 @@ class Worker:
     load: list[float]
     heartbeat: float
     pid: int
+    reserved_by_queue: dict[str, int] = field(default_factory=dict)
+    scheduled_by_queue: dict[str, int] = field(default_factory=dict)
 
     @property
     def age(self) -> float:
@@ -100,8 +102,8 @@ def queue_stats() -> dict[str, QueueStats]:
         for queue in worker.queues:
             if queue in stats:
                 stats[queue].consumers += 1
-                stats[queue].reserved += worker.reserved
-                stats[queue].scheduled += worker.scheduled
+                stats[queue].reserved += worker.reserved_by_queue.get(queue, 0)
+                stats[queue].scheduled += worker.scheduled_by_queue.get(queue, 0)
     return stats
 
 
@@ -133,6 +135,8 @@ def _worker(row: dict[str, str]) -> Worker:
         load=json.loads(row.get("load", "[]")),
         heartbeat=float(row.get("heartbeat", 0)),
         pid=int(row.get("pid", 0)),
+        reserved_by_queue=json.loads(row.get("reserved_by_queue", "{}")),
+        scheduled_by_queue=json.loads(row.get("scheduled_by_queue", "{}")),
     )
 
 

@@ -73,6 +73,7 @@ def flower_auth(password: str | None = None) -> dict[str, str]:
 def flower_command() -> list[str]:
     """Flower with persistent state under var/; auth comes from `flower_auth`."""
     settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     return [
         _python(), "-m", "celery", "-A", APP, "flower",
         f"--port={settings.flower_port}",
@@ -87,10 +88,11 @@ def flower_command() -> list[str]:
 def streamlit_command() -> list[str]:
     settings = get_settings()
     return [
-        _python(), "-m", "streamlit", "run", "app.py",
+        _python(), "-m", "app.web",
         "--server.address", "127.0.0.1",
         "--server.port", str(settings.streamlit_port),
         "--server.headless", "true",
+        "--server.maxUploadSize", str(settings.max_upload_mb),
         "--browser.gatherUsageStats", "false",
     ]
 

@@ -32,7 +32,8 @@ _SECRET_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|auth"
 _MAX_PARAM_CHARS = 300
 
 # Moves a job to a new state unless it has already finished: a late STARTED or PROGRESS from a
-# slow worker must never overwrite SUCCESS, and a cancelled job stays cancelled.
+# slow worker must never overwrite SUCCESS, and a cancelled job stays cancelled. A job that
+# fails becomes a dead letter in the same step, so nobody sees one without the other.
 _TRANSITION = """
 local job = KEYS[1]
 local current = redis.call('HGET', job, 'state')
@@ -43,10 +44,14 @@ if not force and (current == 'SUCCESS' or current == 'FAILURE' or current == 'RE
   return 0
 end
 local score = redis.call('HGET', job, 'submitted_at')
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
-redis.call('ZADD', KEYS[1 + tonumber(ARGV[4])], score, ARGV[3])
+for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
+redis.call('ZADD', KEYS[3 + tonumber(ARGV[4])], score, ARGV[3])
 redis.call('HSET', job, 'state', new)
 if new == 'STARTED' then redis.call('HINCRBY', job, 'attempts', 1) end
+if new == 'FAILURE' then
+  local now = redis.call('TIME')
+  redis.call('ZADD', KEYS[2], now[1] + now[2] / 1000000, ARGV[3])
+end
 for i = 5, #ARGV, 2 do redis.call('HSET', job, ARGV[i], ARGV[i + 1]) end
 return 1
 """
@@ -212,10 +217,10 @@ class Registry:
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
         fields.setdefault("updated_at", time.time())
-        args: list[Any] = [state, "1" if force else "0", job_id, STATES.index(state) + 1]
+        args: list[Any] = [state, "1" if force else "0", job_id, STATES.index(state)]
         for name, value in fields.items():
             args.extend([name, self._field(name, value)])
-        keys = [self.job_key(job_id), *self._state_keys()]
+        keys = [self.job_key(job_id), self.dead_letters_key, *self._state_keys()]
         return int(self._transition(keys=keys, args=args))
 
     def update(self, job_id: str, **fields: Any) -> None:

@@ -138,6 +138,15 @@ def relative(path: Path) -> str:
     return path.resolve().relative_to(root()).as_posix()
 
 
+def scope_of(ref: dict | str) -> tuple[str, str]:
+    """The storage area and the folder a ref lives in: ("jobs", "<job id>"), ("schedules", ...)."""
+    rel = ref.get("path") if isinstance(ref, dict) else ref
+    parts = PurePosixPath(str(rel or "").replace("\\", "/")).parts
+    if len(parts) < 3 or ".." in parts:
+        raise PermanentError("That file is not in job storage.")
+    return parts[0], parts[1]
+
+
 def resolve(ref: dict | str) -> Path:
     """The absolute path of a stored file; refuses anything outside the storage root."""
     rel = ref["path"] if isinstance(ref, dict) else ref

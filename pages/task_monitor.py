@@ -93,6 +93,10 @@ def job_filters() -> dict:
     }
 
 
+def turn_page(step: int) -> None:
+    st.session_state.page_number = max(1, st.session_state.get("page_number", 1) + step)
+
+
 @st.fragment(run_every=run_every)
 def job_table(filters: dict) -> None:
     page_number = st.session_state.get("page_number", 1)
@@ -126,12 +130,10 @@ def job_table(filters: dict) -> None:
         column_config={"Progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
     )
     nav = st.columns([1, 1, 6])
-    if nav[0].button("◀ Newer", disabled=page_number == 1, key="newer"):
-        st.session_state.page_number = page_number - 1
-        st.rerun(scope="fragment")
-    if nav[1].button("Older ▶", disabled=not page.has_more, key="older"):
-        st.session_state.page_number = page_number + 1
-        st.rerun(scope="fragment")
+    nav[0].button("◀ Newer", disabled=page_number == 1, key="newer",
+                  on_click=turn_page, args=(-1,))
+    nav[1].button("Older ▶", disabled=not page.has_more, key="older",
+                  on_click=turn_page, args=(1,))
     st.session_state.page_ids = [r["id"] for r in page.jobs]
 
 
@@ -141,8 +143,12 @@ def job_detail() -> None:
     typed = st.text_input("Job id", key="detail_id", placeholder="Paste any job id, or pick below")
     picked = st.selectbox("Or pick one from the table", ["—", *choices], key="detail_pick")
     job_id = typed.strip() or (picked if picked != "—" else None)
-    if not job_id:
-        return
+    if job_id:
+        live_job(job_id)
+
+
+@st.fragment(run_every=run_every)
+def live_job(job_id: str) -> None:
     record = jobs.get(job_id)
     if record is None:
         st.warning(f"There is no job {job_id}.")

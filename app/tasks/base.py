@@ -32,12 +32,20 @@ def backoff_delay(retries: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
+def _display_name(ref: dict | str) -> str:
+    if isinstance(ref, dict) and ref.get("name"):
+        return str(ref["name"])
+    return "That file"
+
+
 class JobTask(Task):
     """A task whose every run is a job in the registry."""
 
     abstract = True
     max_retries = 3
     transient_errors: tuple[type[BaseException], ...] = ()
+    # Storage folders besides jobs/ that this task may read, for files the platform put there.
+    trusted_input_roots: tuple[str, ...] = ()
     _last_progress = 0.0
 
     @property
@@ -111,7 +119,18 @@ class JobTask(Task):
             raise JobCancelled("The job was cancelled.")
 
     def input_path(self, ref: dict | str) -> Path:
-        """The local path of a stored file given to this job."""
+        """The local path of a stored file given to this job: only files of the owner's jobs."""
+        root, scope = storage.scope_of(ref)
+        if root == "jobs" and scope != self.job_id:
+            registry = get_registry()
+            with registry.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(registry.job_key(self.job_id), "owner")
+                pipe.hget(registry.job_key(scope), "owner")
+                mine, theirs = pipe.execute()
+            if theirs is None or theirs != mine:
+                raise PermanentError(f"{_display_name(ref)} is not a file of one of your jobs.")
+        elif root != "jobs" and root not in self.trusted_input_roots:
+            raise PermanentError(f"{_display_name(ref)} is not a file of one of your jobs.")
         return storage.resolve(ref)
 
     def output_path(self, name: str) -> Path:

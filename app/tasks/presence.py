@@ -33,12 +33,20 @@ def worker_key(hostname: str) -> str:
     return f"{get_settings().registry_prefix}:worker:{hostname}"
 
 
+def _by_queue(requests: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for request in list(requests):
+        queue = (getattr(request, "delivery_info", None) or {}).get("routing_key") or "?"
+        counts[queue] = counts.get(queue, 0) + 1
+    return counts
+
+
 def _snapshot(consumer: Any) -> dict[str, str]:
     controller = consumer.controller
     queues = sorted(q.name for q in consumer.task_consumer.queues) if consumer.task_consumer else []
     pool = getattr(controller, "pool_cls", None)
     pool_name = getattr(pool, "__module__", str(pool)).rsplit(".", 1)[-1]
-    scheduled = sum(1 for _ in _iter_schedule_requests(consumer.timer))
+    scheduled = list(_iter_schedule_requests(consumer.timer))
     return {
         "hostname": consumer.hostname,
         "pid": str(os.getpid()),
@@ -47,7 +55,9 @@ def _snapshot(consumer: Any) -> dict[str, str]:
         "concurrency": str(controller.concurrency),
         "active": str(len(worker_state.active_requests)),
         "reserved": str(len(worker_state.reserved_requests)),
-        "scheduled": str(scheduled),
+        "scheduled": str(len(scheduled)),
+        "reserved_by_queue": json.dumps(_by_queue(worker_state.reserved_requests)),
+        "scheduled_by_queue": json.dumps(_by_queue(scheduled)),
         "processed": str(sum(worker_state.total_count.values())),
         "load": json.dumps([round(x, 2) for x in os.getloadavg()]),
         "heartbeat": repr(time.time()),

@@ -106,8 +106,7 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
         return
     if isinstance(exception, JobCancelled):
         return
-    registry = get_registry()
-    moved = registry.transition(
+    get_registry().transition(
         task_id,
         "FAILURE",
         finished_at=time.time(),
@@ -115,8 +114,6 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
         traceback=str(einfo.traceback) if einfo else "",
         outputs=storage.list_outputs(task_id),
     )
-    if moved:
-        registry.add_dead_letter(task_id)
 
 
 @signals.task_revoked.connect

@@ -8,6 +8,7 @@ from datetime import UTC
 import pytest
 
 from app import jobs, monitor
+from app.connection import get_registry
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +117,28 @@ def test_worker_heartbeat_describes_the_worker(worker) -> None:
     assert set(found.queues) == {"email", "files", "ai", "reports", "maintenance"}
     assert found.pool == "prefork" and found.concurrency == 2
     assert monitor.queues_without_workers() == []
+
+
+def test_a_job_reads_only_files_of_its_owners_jobs(worker) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, "PNG")
+    first = jobs.submit("process_image", {"operations": ["info"]},
+                        files=[("red.png", buffer.getvalue())], owner="ada")
+    assert jobs.wait(first, 60)["state"] == "SUCCESS"
+    ada_ref = jobs.get(first)["params"]["files"][0]
+    (full_ref,) = get_registry().kwargs(first)["files"]
+
+    theirs = jobs.submit("process_image", {"operations": ["info"], "files": [full_ref]},
+                         owner="eve")
+    refused = jobs.wait(theirs, 60)
+    assert refused["state"] == "FAILURE"
+    assert refused["error"] == "red.png is not a file of one of your jobs."
+
+    again = jobs.submit("process_image", {"operations": ["info"], "files": [full_ref]},
+                        owner="ada")
+    assert jobs.wait(again, 60)["state"] == "SUCCESS"
+    assert ada_ref["name"] == "red.png"

@@ -73,8 +73,29 @@ def launcher(tmp_path: Path):
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     yield process, ports, log, tmp_path
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    _kill_strays(env["REDIS_URL"])
+
+
+def _kill_strays(redis_url: str) -> None:
+    """Whatever the launcher started and left behind when a test failed half-way."""
+    marker = f"REDIS_URL={redis_url}".encode()
+    address = redis_url.split("//")[1].split("/")[0].encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+            # The embedded redis-server is known by its address, the rest by their environment.
+            if marker in environ or (b"redis-server" in cmdline and address in cmdline):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:

@@ -48,8 +48,9 @@ def test_home_shows_redis_workers_queues_and_todays_jobs(worker) -> None:
 
 
 def test_monitor_lists_filters_and_shows_details(worker) -> None:
-    ok = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, owner="grace")
-    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, owner="grace")
+    owner = f"grace-{time.time_ns()}"
+    ok = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, owner=owner)
+    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, owner=owner)
     jobs.wait(ok, 20)
     jobs.wait(bad, 20)
 
@@ -63,8 +64,9 @@ def test_monitor_lists_filters_and_shows_details(worker) -> None:
     at.text_input(key="f_owner").input("nobody").run()
     assert any("No jobs match" in i.value for i in at.info)
 
-    at.text_input(key="f_owner").input("").run()
+    at.text_input(key="f_owner").input(owner).run()
     at.selectbox(key="f_state").select("All").run()
+    assert sorted(_table(at, "Job")) == sorted([ok, bad])
     at.text_input(key="f_text").input("asked to fail").run()
     assert _table(at, "Job") == [bad]
 
@@ -106,3 +108,19 @@ def test_monitor_pings_every_queue(worker) -> None:
     at = _run("pages/task_monitor.py")
     at.button(key="ping_files").click().run()
     assert any("ms via" in s.value for s in at.success)
+
+
+def test_monitor_pages_through_jobs(worker) -> None:
+    owner = f"pager-{time.time_ns()}"
+    ids = [jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, owner=owner)
+           for _ in range(30)]
+    at = _run("pages/task_monitor.py")
+    at.text_input(key="f_owner").input(owner).run()
+    first = _table(at, "Job")
+    assert first == list(reversed(ids))[:25]
+    at.button(key="older").click().run()
+    second = _table(at, "Job")
+    assert second == list(reversed(ids))[25:]
+    assert any("Page 2" in c.value for c in at.caption)
+    at.button(key="newer").click().run()
+    assert _table(at, "Job") == first

@@ -57,6 +57,7 @@ def test_filters_by_state_queue_kind_and_owner(registry) -> None:
     assert [j["id"] for j in registry.list(state="FAILURE", owner="bob").jobs] == [mails[1]]
     assert registry.list(state="QUEUED", queue="files").total == 4
     assert registry.list(state="FAILURE", owner="ada").total == 0
+    assert [j["id"] for j in registry.dead_letters().jobs] == [mails[1]]  # in the same step
 
 
 def test_text_search_finds_params_and_errors(registry) -> None:
