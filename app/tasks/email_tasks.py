@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv as csv_format
 import io
 import os
+import threading
 import time
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -20,6 +22,7 @@ from typing import Any
 from app import jobs, storage
 from app.errors import PermanentError, TransientError
 from app.mail import schedule
+from app.mail.bulk import send_parallel
 from app.mail.message import Attachment, Draft, OutgoingMessage, build_message
 from app.mail.notifications import render_notification
 from app.mail.recipients import Recipient, RecipientList, from_entries, load_csv
@@ -338,6 +341,7 @@ class BulkRun:
     listing: RecipientList
     outcomes: list[Outcome] = field(default_factory=list, init=False)
     retry_after: float = field(default=0.0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.outcomes = [
@@ -345,12 +349,18 @@ class BulkRun:
         ]
 
     def send_all(self, task: JobTask) -> None:
+        """Every recipient once, over a few reused SMTP sessions; progress after each."""
         total = len(self.listing.recipients)
-        with SmtpSender() as sender:
-            for done, recipient in enumerate(self.listing.recipients):
+        task.progress(0, total, self.progress_line())
+        sends = send_parallel(
+            self.listing.recipients,
+            self.send_one,
+            connections=get_settings().email_bulk_connections,
+        )
+        with closing(sends):
+            for done, (_, outcome) in enumerate(sends, start=1):
+                self.outcomes.append(outcome)
                 task.progress(done, total, self.progress_line())
-                self.outcomes.append(self.send_one(sender, recipient))
-        task.progress(total, total, self.progress_line())
 
     def send_one(self, sender: SmtpSender, recipient: Recipient) -> Outcome:
         try:
@@ -367,7 +377,8 @@ class BulkRun:
             outgoing = build_message(draft, f"{self.base_key}:{recipient.email.lower()}")
             sent = deliver_once(sender, outgoing, self.limits)
         except Deferred as exc:
-            self.retry_after = max(self.retry_after, exc.retry_after or 0.0)
+            with self._lock:  # sessions run in threads of their own
+                self.retry_after = max(self.retry_after, exc.retry_after or 0.0)
             return Outcome(recipient.row, recipient.email, "deferred", str(exc))
         except PermanentError as exc:
             return Outcome(recipient.row, recipient.email, "failed", str(exc))
