@@ -2,9 +2,10 @@
 
 Values are read with python-calamine (Rust, several times faster than openpyxl) and flow
 through the operations one row at a time: every requested operation sees each row once, and
-no list of rows is ever built in Python. calamine does hold one sheet's cell grid in compact
-native memory while it is read; the guard's unpacked-size cap bounds that. Saved results are
-read, never formulas; formulas with no saved result are reported (see excel_formulas).
+no list of rows is ever built in Python. calamine holds one sheet's cell grid in native
+memory while reading it, so very large sheets are streamed by openpyxl instead
+(excel_stream): memory has a ceiling whatever the row count. Saved results are read, never
+formulas; formulas with no saved result are reported (see excel_formulas).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import python_calamine
 from openpyxl.utils import get_column_letter
 
 from app.errors import PermanentError
-from app.office.excel_formulas import FormulaStats, formula_report
+from app.office import excel_stream
+from app.office.excel_formulas import FormulaStats, formula_report, sheet_parts
 from app.office.outputs import OutputFolder, Progress, no_progress, stem_of
 
 OPERATIONS: dict[str, str] = {
@@ -70,10 +72,15 @@ def process(
     with workbook:
         names = _sheet_names(workbook, options.get("sheets"))
         formulas = _formula_report(path, names)
+        parts = sheet_parts(path)
+        sizes = excel_stream.part_sizes(path, parts)
         results: dict[str, dict[str, Any]] = {op: {"sheets": [], "notes": []} for op in operations}
         for index, name in enumerate(names):
             progress(index, len(names), f"Reading sheet '{name}'")
-            sheet = _load_sheet(workbook, name)
+            if sizes.get(name, 0) > excel_stream.STREAM_ABOVE_BYTES:
+                sheet = excel_stream.StreamedSheet(path, name, parts[name])
+            else:
+                sheet = _load_sheet(workbook, name)
             stats = formulas.get(name, FormulaStats())
             context = SheetContext(name, sheet, stem_of(path), stats)
             visitors = _visitors(operations, context, out, formats, options)
@@ -156,15 +163,20 @@ class SheetContext:
         letters = [get_column_letter(offset + i + 1) for i in range(self.width)]
         if first_row is not None and self.height > 1 and _looks_like_header(first_row):
             self.header = _unique_names(
-                [str(v).strip() if v != "" else letters[i] for i, v in enumerate(first_row)]
+                [letters[i] if _blank(v) else str(v).strip() for i, v in enumerate(first_row)]
             )
             self.columns = self.header
         else:
             self.columns = letters
 
 
+def _blank(value: Cell) -> bool:
+    """calamine reads an empty cell as '', openpyxl as None."""
+    return value is None or value == ""
+
+
 def _looks_like_header(row: list[Cell]) -> bool:
-    filled = [v for v in row if v != ""]
+    filled = [v for v in row if not _blank(v)]
     return bool(filled) and all(isinstance(v, str) for v in filled)
 
 

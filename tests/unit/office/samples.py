@@ -16,6 +16,7 @@ from docx.opc.packuri import PackURI
 from docx.opc.part import Part
 from docx.oxml import parse_xml
 from docx.shared import Inches
+from openpyxl.utils import get_column_letter
 from PIL import Image
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData
@@ -236,7 +237,11 @@ def fast_workbook(path: Path, rows: int, columns: int = 10) -> Path:
         archive.writestr("xl/workbook.xml", _XLSX_WORKBOOK)
         archive.writestr("xl/_rels/workbook.xml.rels", _XLSX_WORKBOOK_RELS)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            sheet.write(f'<worksheet xmlns="{_SML}"><sheetData><row>{header}</row>'.encode())
+            last = f"{get_column_letter(columns)}{rows + 1}"
+            sheet.write(
+                f'<worksheet xmlns="{_SML}"><dimension ref="A1:{last}"/>'
+                f"<sheetData><row>{header}</row>".encode()
+            )
             batch = []
             for r in range(rows):
                 cells = [

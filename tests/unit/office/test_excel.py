@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import PermanentError
-from app.office import excel
+from app.office import excel, excel_stream
 from app.office.excel_formulas import FormulaStats
 from app.office.outputs import OutputFolder
 
@@ -84,6 +84,33 @@ def test_calculate_totals_and_groups(files: dict[str, Path], out: OutputFolder) 
     assert notes == [
         "Sheet 'Notes' has no column 'region' to group by; only the totals were calculated."
     ]
+
+
+def test_very_large_sheets_take_the_streaming_reader_with_the_same_results(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operations, options = ["analyze", "convert", "calculate"], {"group_by": "Region"}
+    fast = excel.process(files["xlsx"], operations, OutputFolder(tmp_path / "fast"), options)
+    monkeypatch.setattr(excel_stream, "STREAM_ABOVE_BYTES", 0)
+    streamed = excel.process(
+        files["xlsx"], operations, OutputFolder(tmp_path / "streamed"), options
+    )
+    for name in ("Sales", "Notes"):
+        a, b = sheet(fast, "calculate", name), sheet(streamed, "calculate", name)
+        assert a["totals"] == b["totals"]
+        assert a.get("group_rows") == b.get("group_rows")
+        assert (
+            sheet(streamed, "analyze", name)["merged_ranges"]
+            == sheet(fast, "analyze", name)["merged_ranges"]
+        )
+    assert streamed["convert"]["notes"] == fast["convert"]["notes"]
+
+    def columns(folder: str) -> list[list[str]]:
+        with open(tmp_path / folder / "sales-Sales.csv", newline="") as handle:
+            return [[row[0], row[2], row[3]] for row in csv.reader(handle)]
+
+    # Region, Units and Price agree; openpyxl reads date-only cells as midnight datetimes.
+    assert columns("streamed") == columns("fast")
 
 
 def test_unknown_sheet_or_format_is_a_sentence(files: dict[str, Path], out: OutputFolder) -> None:
