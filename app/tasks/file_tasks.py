@@ -12,6 +12,7 @@ its last child does, with a per-file result, whether the children succeeded or f
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import chord
 
 from app import filetypes, storage
@@ -28,6 +30,8 @@ from app.office import guard, runner
 from app.office.outputs import fit_summary
 from app.tasks.base import JobTask
 from config.celery_config import celery_app
+
+log = logging.getLogger(__name__)
 
 MAX_RESULT_CHARS = 48_000
 BATCH_KIND = "batch_process_files"
@@ -117,21 +121,31 @@ def _merge(task: JobTask, files: list[dict], out_dir: Path, password: str | None
 
 
 def _after_child(task: JobTask) -> None:
-    """Count this job as done on the batch it belongs to: one atomic counter, O(1) per file."""
+    """Count this job as done on the batch it belongs to: one atomic counter, O(1) per file.
+
+    Progress is informational: a Redis hiccup here is logged, never allowed to fail the file.
+    """
     parent = task.request.parent_id
     if not parent or task.request.called_directly:
         return
+    try:
+        _count_on_batch(parent)
+    except redis.RedisError:
+        log.warning("Could not update the progress of batch %s", parent, exc_info=True)
+
+
+def _count_on_batch(batch_id: str) -> None:
     registry = get_registry()
-    kind, progress = registry.redis.hmget(registry.job_key(parent), "kind", "progress")
+    kind, progress = registry.redis.hmget(registry.job_key(batch_id), "kind", "progress")
     if kind != BATCH_KIND:
         return
     total = json.loads(progress or "{}").get("total") or 0
-    counter = f"{registry.prefix}:batch-done:{parent}"
+    counter = f"{registry.prefix}:batch-done:{batch_id}"
     with registry.redis.pipeline() as pipe:
         pipe.incr(counter)
         pipe.expire(counter, BATCH_COUNTER_TTL)
         done = min(pipe.execute()[0], total)
-    registry.set_progress(parent, done, total, f"{done} of {total} files done")
+    registry.set_progress(batch_id, done, total, f"{done} of {total} files done")
 
 
 def _process(
@@ -259,8 +273,9 @@ def batch_process_files(
     if not children:
         return finish(plan)
     # The callback and the error callback both run as this job: whichever way the children
-    # end, the batch job records the per-file outcome.
-    callback = finish_file_batch.s(plan=plan).set(task_id=self.job_id)
+    # end, the batch job records the per-file outcome. The callback is immutable so the
+    # children's results are not copied into its message; it reads them from the backend.
+    callback = finish_file_batch.si(plan=plan).set(task_id=self.job_id)
     callback.link_error(finish_file_batch.s(plan=plan).set(task_id=self.job_id))
     return self.replace(chord(children, callback))
 
