@@ -141,12 +141,12 @@ def compose() -> None:
             "text": text,
             "html": html,
         }
+        params["idempotency_key"] = fresh_key("compose-key")
         if later:
             kind = "send_scheduled_email"
             params |= {"send_at": later[0], "timezone": later[1]}
         else:
             kind = "send_email"
-            params["idempotency_key"] = fresh_key("compose-key")
         job_id = jobs.submit(
             kind, params, files=[*uploads, *refs], files_param="attachments", owner=OWNER
         )

@@ -8,6 +8,7 @@ the send ledger, so a retried, redelivered or re-run job never sends the same me
 from __future__ import annotations
 
 import csv as csv_format
+import hashlib
 import io
 import os
 import threading
@@ -164,9 +165,18 @@ def send_scheduled_email(
     bcc: list[str] | str | None = None,
     reply_to: list[str] | str | None = None,
     attachments: list[dict] | None = None,
+    idempotency_key: str | None = None,
 ) -> dict:
-    """Check the message now and store it durably; beat's dispatcher sends it when due."""
+    """Check the message now and store it durably; beat's dispatcher sends it when due.
+
+    The schedule's id follows the idempotency key when one is given, so asking twice stores once.
+    """
     owner = job_owner(self.job_id)
+    schedule_id = self.job_id
+    if idempotency_key:
+        # Owner and key together: someone else's key can never reach this owner's schedule.
+        digest = hashlib.sha256(f"{owner}\0{idempotency_key}".encode()).hexdigest()[:32]
+        schedule_id = f"key-{digest}"
     due = due_time(send_at, timezone, asked_at=submitted_at(self.job_id))
     params = {
         "to": to,
@@ -190,10 +200,10 @@ def send_scheduled_email(
         html=html,
         attachments=attachment_files(self.job_id, attachments, owner),
     )
-    outgoing = build_message(draft, f"scheduled:{self.job_id}")
+    outgoing = build_message(draft, f"scheduled:{schedule_id}")
     entry = ScheduleStore().add(
         ScheduledEmail(
-            id=self.job_id,
+            id=schedule_id,
             owner=owner,
             due_at=due.timestamp(),
             timezone=timezone,

@@ -474,3 +474,17 @@ def test_a_schedule_due_after_the_visibility_timeout_is_delivered_once(workers, 
         time.sleep(1)
     assert [r.message["Subject"] for r in mail_server.received] == ["After the timeout"]
     assert ScheduleStore().get(schedule_id).state == "dispatched"
+
+
+def test_scheduling_twice_with_one_key_stores_one_email(workers):
+    params = {
+        "send_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "to": "ann@example.com",
+        "subject": "Just once",
+        "text": "x",
+        "idempotency_key": uuid.uuid4().hex,
+    }
+    first = submit_and_wait("send_scheduled_email", params, owner="zoe")
+    second = submit_and_wait("send_scheduled_email", params, owner="zoe")
+    assert first["result"]["schedule_id"] == second["result"]["schedule_id"]
+    assert [e.subject for e in ScheduleStore().list("zoe")] == ["Just once"]
