@@ -100,7 +100,7 @@ def send_bulk_emails(
     attachments: list[dict] | None = None,
     idempotency_key: str | None = None,
 ) -> dict:
-    """One personalised message per recipient over one SMTP session, each sent exactly once."""
+    """One personalised message per recipient over a few reused SMTP sessions, each sent once."""
     owner = job_owner(self.job_id)
     listing = bulk_recipients(self.job_id, owner, recipients, csv, email_column)
     template = MessageTemplate(subject=subject or "", text=text, html=html)
