@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -175,7 +175,3 @@ def display(value: Any, digits: int = 4) -> str:
             f"{value:,.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e15 else f"{value:,.2f}"
         )
     return str(value)
-
-
-def rows_of(items: Iterable[Sequence[Any]]) -> list[list[Any]]:
-    return [list(row) for row in items]

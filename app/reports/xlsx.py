@@ -12,7 +12,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from app.reports.cells import excel_value
@@ -23,7 +23,6 @@ _CHART_ROWS = 20  # rows of sheet height one chart covers
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=14)
 _HEADER_FILL = PatternFill("solid", fgColor="DCE6F2")
-_WRAP = Alignment(wrap_text=True, vertical="top")
 
 
 def write_xlsx(report: Report, path: Path) -> Path:
@@ -68,6 +67,13 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
     sheet.append([])
     for label, value in report.facts:
         sheet.append([_cell(sheet, label, _BOLD), excel_value(value)])
+    if report.data is not None and report.data.row_count > EXCEL_MAX_ROWS - 1:
+        sheet.append(
+            [
+                f"The data sheet holds the first {EXCEL_MAX_ROWS - 1:,} of "
+                f"{report.data.row_count:,} rows, the most an Excel sheet can."
+            ]
+        )
     if report.summary:
         sheet.append([])
         sheet.append(
