@@ -331,7 +331,9 @@ class Registry:
         limit: int = 50,
     ) -> Page:
         """A page of jobs, newest first, matching every filter given."""
-        index = self._index_for(state=state, queue=queue, kind=kind, owner=owner)
+        index = self._index_for(
+            fresh=offset == 0, state=state, queue=queue, kind=kind, owner=owner
+        )
         if text:
             return self._search(index, text.casefold(), offset, limit)
         ids = self.redis.zrevrange(index, offset, offset + limit - 1)
@@ -359,15 +361,16 @@ class Registry:
     def ids_between(self, start: float, end: float) -> list[str]:
         return self.redis.zrangebyscore(self.index_key("all"), start, end)
 
-    def _index_for(self, **filters: str | None) -> str:
+    def _index_for(self, fresh: bool = True, **filters: str | None) -> str:
         keys = [self.index_key(dim, value) for dim, value in filters.items() if value]
         if not keys:
             return self.index_key("all")
         if len(keys) == 1:
             return keys[0]
-        # Several filters: intersect once in Redis and keep the result briefly for the next page.
+        # Several filters: intersect in Redis. The first page is always fresh; the pages after it
+        # reuse the intersection for a few seconds, so paging through it stays cheap.
         target = self.index_key("tmp", "&".join(sorted(keys)))
-        if not self.redis.exists(target):
+        if fresh or not self.redis.exists(target):
             with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zinterstore(target, keys, aggregate="MAX")
                 pipe.expire(target, INTERSECTION_TTL)

@@ -88,21 +88,30 @@ def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict | None
 
 
 MAINTENANCE = f"{TASKS_PACKAGE}.maintenance_tasks"
+
+
+def _every(task: str, schedule: timedelta | crontab, expires: float) -> dict:
+    """A beat entry whose message expires unread, so runs never pile up while a worker is down."""
+    return {"task": task, "schedule": schedule, "options": {"expires": expires}}
+
+
 BEAT_SCHEDULE = {
-    "monitor-queue-sizes": {"task": f"{MAINTENANCE}.monitor_queue_sizes",
-                            "schedule": timedelta(minutes=1)},
-    "health-check": {"task": f"{MAINTENANCE}.health_check", "schedule": timedelta(minutes=5)},
-    "cleanup-temp-files": {"task": f"{MAINTENANCE}.cleanup_temp_files",
-                           "schedule": crontab(minute=7)},
-    "cleanup-old-results": {"task": f"{MAINTENANCE}.cleanup_old_results",
-                            "schedule": crontab(hour=3, minute=17)},
-    "cleanup-failed-tasks": {"task": f"{MAINTENANCE}.cleanup_failed_tasks",
-                             "schedule": crontab(hour=3, minute=27)},
-    "archive-old-files": {"task": f"{MAINTENANCE}.archive_old_files",
-                          "schedule": crontab(hour=3, minute=37)},
+    "monitor-queue-sizes": _every(f"{MAINTENANCE}.monitor_queue_sizes", timedelta(minutes=1), 55),
+    "health-check": _every(f"{MAINTENANCE}.health_check", timedelta(minutes=5), 290),
+    "cleanup-temp-files": _every(f"{MAINTENANCE}.cleanup_temp_files", crontab(minute=7), 3000),
+    "cleanup-old-results": _every(
+        f"{MAINTENANCE}.cleanup_old_results", crontab(hour=3, minute=17), 6 * 3600
+    ),
+    "cleanup-failed-tasks": _every(
+        f"{MAINTENANCE}.cleanup_failed_tasks", crontab(hour=3, minute=27), 6 * 3600
+    ),
+    "archive-old-files": _every(
+        f"{MAINTENANCE}.archive_old_files", crontab(hour=3, minute=37), 6 * 3600
+    ),
     # Scheduled emails live in Redis; this moves the due ones onto the email queue.
-    "dispatch-due-emails": {"task": f"{TASKS_PACKAGE}.email_tasks.dispatch_due_emails",
-                            "schedule": timedelta(seconds=15)},
+    "dispatch-due-emails": _every(
+        f"{TASKS_PACKAGE}.email_tasks.dispatch_due_emails", timedelta(seconds=15), 14
+    ),
 }
 
 

@@ -152,3 +152,11 @@ def test_a_page_read_is_independent_of_history_size(registry) -> None:
     assert len(page.jobs) == 25
     assert "KEYS" not in commands and "SCAN" not in commands
     assert len(commands) <= 3  # ZREVRANGE, ZCARD and one pipeline of HGETALLs
+
+
+def test_first_page_of_a_combined_filter_is_never_stale(registry) -> None:
+    _add(registry, 3)
+    assert registry.list(state="QUEUED", owner="ada").total == 3
+    (newest,) = _add(registry, 1)
+    page = registry.list(state="QUEUED", owner="ada")
+    assert page.total == 4 and newest in [j["id"] for j in page.jobs]
