@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import json
 import math
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -251,23 +252,25 @@ def _collect(
             results[operation]["notes"].append(note)
 
 
-class Visitor:
-    """Sees the rows of one sheet once, in order."""
+class Visitor(ABC):
+    """Sees the rows of one sheet once, in order, and summarises them at the end."""
 
     def __init__(self, context: SheetContext) -> None:
         self.context = context
 
-    def begin(self) -> None:
+    def begin(self) -> None:  # noqa: B027 - an optional hook, most visitors need no setup
         """Called once the column names are known."""
 
     def header_row(self, row: list[Cell]) -> None:
         self.row(row)
 
+    @abstractmethod
     def row(self, row: list[Cell]) -> None:
-        raise NotImplementedError
+        """One data row of the used range."""
 
+    @abstractmethod
     def finish(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The summary of this visitor's operation for the sheet."""
 
 
 class Previewer(Visitor):
