@@ -282,26 +282,49 @@ def convert(
     if save_format is None:
         raise PermanentError(f"Images can be converted to PNG, JPEG or WebP, not '{target}'.")
     with open_image(path) as image:
-        animated = getattr(image, "is_animated", False) and save_format in _ANIMATED_OK
-        if animated:
+        animated = is_animation(image)
+        output = out.path(f"{stem_of(path)}.{_EXTENSIONS[save_format]}")
+        keep_animation = animated and save_format in _ANIMATED_OK and animation_fits(image)
+        if keep_animation:
             image.seek(0)
-            picture = image
-            output = out.path(f"{stem_of(path)}.{_EXTENSIONS[save_format]}")
             image.save(output, save_format, save_all=True)
             notes: list[str] = []
         else:
-            picture = ImageOps.exif_transpose(image)
-            output = out.path(f"{stem_of(path)}.{_EXTENSIONS[save_format]}")
-            notes = save_image(picture, output, save_format, background, quality)
-            if getattr(image, "is_animated", False):
-                notes.append("JPEG cannot hold an animation: only the first frame was kept.")
+            notes = save_image(
+                ImageOps.exif_transpose(image), output, save_format, background, quality
+            )
+            if animated:
+                notes.append(_first_frame_note(image, save_format))
     return {
         "name": output.name,
         "format": save_format.lower(),
         "bytes": output.stat().st_size,
-        "animated": bool(animated),
+        "animated": keep_animation,
         "notes": notes,
     }
+
+
+def is_animation(image: Image.Image) -> bool:
+    return bool(getattr(image, "is_animated", False))
+
+
+def animation_fits(image: Image.Image) -> bool:
+    """Whether every frame together stays within the pixel limit one image may have.
+
+    Re-encoding an animation decodes every frame; thousands of large frames would be a
+    decompression bomb spread over time.
+    """
+    limit = Image.MAX_IMAGE_PIXELS or 89_478_485
+    return getattr(image, "n_frames", 1) * image.width * image.height <= limit
+
+
+def _first_frame_note(image: Image.Image, save_format: str) -> str:
+    if save_format not in _ANIMATED_OK:
+        return f"{save_format} cannot hold an animation: only the first frame was kept."
+    return (
+        f"The animation has too many pixels over its {image.n_frames} frames to convert "
+        "safely: only the first frame was kept."
+    )
 
 
 def save_image(
@@ -361,7 +384,7 @@ def strip_metadata(path: Path, out: OutputFolder) -> dict[str, Any]:
         icc = image.info.get("icc_profile")
         orientation = image.getexif().get(ORIENTATION, 1)
         params: dict[str, Any] = {"icc_profile": icc} if icc else {}
-        if getattr(image, "is_animated", False) and save_format in _ANIMATED_OK:
+        if is_animation(image) and save_format in _ANIMATED_OK and animation_fits(image):
             _clear_info(image)
             image.save(target, save_format, save_all=True, **params)
         elif save_format == "JPEG" and orientation in (1, None):

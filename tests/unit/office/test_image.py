@@ -102,3 +102,29 @@ def test_truncated_image_is_a_sentence_not_a_crash(tmp_path: Path, out: OutputFo
     cut = hostile.truncated(noisy, tmp_path / "cut.jpg", 0.5)
     with pytest.raises(PermanentError, match="damaged or incomplete"):
         image.process(cut, ["thumbnail"], out)
+
+
+def test_animations_convert_whole_and_jpeg_keeps_the_first_frame(
+    tmp_path: Path, out: OutputFolder
+) -> None:
+    frames = [Image.new("RGB", (60, 40), colour) for colour in ("red", "green", "blue")]
+    gif = tmp_path / "spin.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    webp = image.process(gif, ["convert"], out, {"format": "webp"})["convert"]
+    assert webp["animated"] is True
+    assert opened(out, webp["name"]).n_frames == 3
+    jpeg = image.process(gif, ["convert"], out, {"format": "jpeg"})["convert"]
+    assert jpeg["animated"] is False
+    assert jpeg["notes"] == ["JPEG cannot hold an animation: only the first frame was kept."]
+
+
+def test_an_animation_too_big_over_all_frames_keeps_one_frame(
+    tmp_path: Path, out: OutputFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = [Image.new("RGB", (60, 40), colour) for colour in ("red", "green", "blue")]
+    gif = tmp_path / "spin.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 60 * 40 * 2)  # room for two frames only
+    result = image.process(gif, ["convert"], out, {"format": "png"})["convert"]
+    assert result["animated"] is False
+    assert "too many pixels over its 3 frames" in result["notes"][0]
