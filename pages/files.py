@@ -206,23 +206,17 @@ def show_file(job_id: str, entry: dict[str, Any], folder: str = "") -> None:
 
 
 def show_text(job_id: str, summary: dict[str, Any], folder: str, family: str) -> None:
-    cols = st.columns(4)
-    cols[0].metric("Characters", f"{summary.get('characters', 0):,}")
-    cols[1].metric("Words", f"{summary.get('words', 0):,}")
-    for col, key in zip(cols[2:], ("pages", "slides")):
-        if key in summary:
-            col.metric(key.capitalize(), summary[key])
+    """Text, Markdown or an outline: its size and the first few thousand characters."""
+    shown = [("Characters", f"{summary.get('characters', 0):,}")]
+    shown += [(key.capitalize(), summary[key]) for key in ("pages", "slides") if key in summary]
+    for col, (label, value) in zip(st.columns(4), shown):
+        col.metric(label, value)
     if summary.get("scanned_pages"):
         st.caption(f"Pages without a text layer: {', '.join(map(str, summary['scanned_pages']))}")
-    st.text_area(
-        "Preview",
-        summary.get("preview", ""),
-        height=220,
-        disabled=True,
-        key=f"preview-{job_id}-{folder}-{summary.get('text_file')}",
-    )
+    language = "markdown" if summary.get("text_file", "").endswith(".md") else None
+    st.code(summary.get("preview", ""), language=language, wrap_lines=True, height=260)
     if summary.get("truncated"):
-        st.caption(f"The full text is in {summary['text_file']}.")
+        st.caption(f"The preview is the start; the full text is in {summary['text_file']}.")
 
 
 def show_stats(job_id: str, summary: dict[str, Any], folder: str, family: str) -> None:

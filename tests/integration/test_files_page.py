@@ -51,7 +51,7 @@ def test_excel_and_pdf_results_render(worker, tmp_path: Path) -> None:
     document = samples.pdf_document(tmp_path / "manual.pdf", pages=2, scanned=1)
     at = page_for(submit("process_pdf", {"operations": ["extract_text", "thumbnails"]}, document))
     assert any("look scanned" in w.value for w in at.warning)
-    assert "Page 1 of Sample" in at.text_area[0].value
+    assert "Page 1 of Sample" in at.code[0].value
     assert len(at.get("image")) >= 1
     assert any("All outputs" in b.label for b in at.get("download_button"))
 
