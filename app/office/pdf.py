@@ -48,6 +48,7 @@ DEFAULT_THUMBNAIL_SIZE = 300
 MAX_THUMBNAIL_SIZE = 2000
 MAX_LISTED_PAGES = 300
 POINTS_PER_MM = 72 / 25.4
+_PROPERTY_NAMES = {"CreationDate": "created", "ModDate": "modified"}
 PROTECTED = "This PDF is password-protected. Enter its password and try again."
 WRONG_PASSWORD = "The password for this PDF is not correct."
 _RANGE = re.compile(r"^\s*(\d*)\s*(?:(-)\s*(\d*))?\s*$")
@@ -286,7 +287,7 @@ def _text_warnings(count: int, scanned: list[int]) -> list[str]:
 def metadata(document: pdfium.PdfDocument, password: str | None = None) -> dict[str, Any]:
     """Title, author and the other properties, PDF version, page count and page sizes."""
     info = {
-        key.lower(): _pdf_date(value) if key.endswith("Date") else value
+        _PROPERTY_NAMES.get(key, key.lower()): _pdf_date(value) if key.endswith("Date") else value
         for key, value in document.get_metadata_dict(skip_empty=True).items()
     }
     sizes: Counter[str] = Counter()

@@ -44,7 +44,7 @@ def test_metadata(files: dict[str, Path], out: OutputFolder) -> None:
     assert info["pages"] == 4
     assert info["properties"]["title"] == "Sample"
     assert info["properties"]["author"] == "Nexus tests"
-    assert info["properties"]["creationdate"][:2] == "20"
+    assert info["properties"]["created"][:2] == "20"
     assert info["page_sizes"] == {"210 × 297 mm": 4}
 
 
