@@ -33,7 +33,6 @@ FAMILIES: dict[str, str] = {
 }
 EXTENSIONS: dict[str, str] = {
     ".docx": "docx",
-    ".docm": "docx",
     ".xlsx": "xlsx",
     ".xlsm": "xlsx",
     ".pptx": "pptx",
