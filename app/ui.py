@@ -65,13 +65,19 @@ def timings(record: dict[str, Any]) -> tuple[float | None, float | None]:
     return wait, run
 
 
+MAX_DOWNLOAD_BUTTONS = 20
+
+
 def downloads(job_id: str, key_prefix: str = "dl") -> None:
-    """A download button per output, and one for all of them as a zip."""
+    """A download button per output (the first 20), and one for all of them as a zip."""
     outputs = jobs.outputs(job_id)
     if not outputs:
         return
-    st.caption(f"{len(outputs)} output file(s)")
-    for output in outputs:
+    shown = outputs[:MAX_DOWNLOAD_BUTTONS]
+    hidden = len(outputs) - len(shown)
+    st.caption(f"{len(outputs)} output file(s)" + (f"; the zip holds all {len(outputs)}"
+                                                   if hidden else ""))
+    for output in shown:
         st.download_button(
             f"⬇ {output['name']} ({output['size']:,} bytes)",
             data=jobs.output_bytes(job_id, output["name"]),
