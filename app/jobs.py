@@ -182,21 +182,10 @@ def retry(job_id: str) -> str:
 
 def wait(job_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """Block until the job finishes and return its record; TimeoutError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    result = celery_app.AsyncResult(job_id)
-    try:
-        result.get(timeout=timeout, propagate=False, disable_sync_subtasks=False)
-    except Exception:
-        pass  # the registry below is the authority on how the job ended
-    delay = 0.001
-    while True:
-        record = get(job_id)
-        if record and record["state"] in TERMINAL:
-            return record
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Job {job_id} did not finish within {timeout} s.")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    record = get_registry().wait_done(job_id, timeout)
+    if record is None or record["state"] not in TERMINAL:
+        raise TimeoutError(f"Job {job_id} did not finish within {timeout} s.")
+    return record
 
 
 def dead_letters(offset: int = 0, limit: int = 50) -> Page:

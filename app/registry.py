@@ -33,7 +33,9 @@ _MAX_PARAM_CHARS = 300
 
 # Moves a job to a new state unless it has already finished: a late STARTED or PROGRESS from a
 # slow worker must never overwrite SUCCESS, and a cancelled job stays cancelled. A job that
-# fails becomes a dead letter in the same step, so nobody sees one without the other.
+# fails becomes a dead letter in the same step, so nobody sees one without the other. A job
+# that finishes leaves a snapshot of its record in its `done` list, which wakes anyone blocked
+# in `wait_done` and hands them the record in the same round trip.
 _TRANSITION = """
 local job = KEYS[1]
 local current = redis.call('HGET', job, 'state')
@@ -44,8 +46,8 @@ if not force and (current == 'SUCCESS' or current == 'FAILURE' or current == 'RE
   return 0
 end
 local score = redis.call('HGET', job, 'submitted_at')
-for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
-redis.call('ZADD', KEYS[3 + tonumber(ARGV[4])], score, ARGV[3])
+for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
+redis.call('ZADD', KEYS[5 + tonumber(ARGV[4])], score, ARGV[3])
 redis.call('HSET', job, 'state', new)
 if new == 'STARTED' then redis.call('HINCRBY', job, 'attempts', 1) end
 if new == 'FAILURE' then
@@ -53,6 +55,15 @@ if new == 'FAILURE' then
   redis.call('ZADD', KEYS[2], now[1] + now[2] / 1000000, ARGV[3])
 end
 for i = 5, #ARGV, 2 do redis.call('HSET', job, ARGV[i], ARGV[i + 1]) end
+if new == 'SUCCESS' or new == 'FAILURE' or new == 'REVOKED' then
+  local flat = redis.call('HGETALL', job)
+  local record = {}
+  for i = 1, #flat, 2 do record[flat[i]] = flat[i + 1] end
+  local children = redis.call('ZRANGE', KEYS[4], 0, -1)
+  redis.call('DEL', KEYS[3])
+  redis.call('LPUSH', KEYS[3], cjson.encode({record = record, children = children}))
+  redis.call('EXPIRE', KEYS[3], 600)
+end
 return 1
 """
 
@@ -141,6 +152,9 @@ class Registry:
     def kwargs_key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:kwargs"
 
+    def done_key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:done"
+
     def children_key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:children"
 
@@ -220,7 +234,8 @@ class Registry:
         args: list[Any] = [state, "1" if force else "0", job_id, STATES.index(state)]
         for name, value in fields.items():
             args.extend([name, self._field(name, value)])
-        keys = [self.job_key(job_id), self.dead_letters_key, *self._state_keys()]
+        keys = [self.job_key(job_id), self.dead_letters_key, self.done_key(job_id),
+                self.children_key(job_id), *self._state_keys()]
         return int(self._transition(keys=keys, args=args))
 
     def update(self, job_id: str, **fields: Any) -> None:
@@ -253,7 +268,8 @@ class Registry:
         with self.redis.pipeline(transaction=True) as pipe:
             for job_id, (queue, kind, owner, parent) in zip(ids, rows):
                 pipe.delete(
-                    self.job_key(job_id), self.kwargs_key(job_id), self.children_key(job_id)
+                    self.job_key(job_id), self.kwargs_key(job_id), self.children_key(job_id),
+                    self.done_key(job_id),
                 )
                 pipe.zrem(self.index_key("all"), job_id)
                 pipe.zrem(self.dead_letters_key, job_id)
@@ -304,6 +320,29 @@ class Registry:
         record = self._decode(raw)
         record["children"] = children
         return record
+
+    def wait_done(self, job_id: str, timeout: float) -> dict[str, Any] | None:
+        """Block until the job finishes, then return its record; None after `timeout` seconds.
+
+        One BLMOVE wakes the moment the finishing transition pushes the record's snapshot and
+        returns it; moving the list onto itself leaves the snapshot for anyone else waiting.
+        """
+        done = self.done_key(job_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            # Short slices: a snapshot expires after ten minutes, and a job may have finished
+            # long before anyone waits for it.
+            snapshot = self.redis.blmove(done, done, min(remaining, 1.0), "LEFT", "LEFT")
+            if snapshot:
+                data = json.loads(snapshot)
+                children = data["children"] if isinstance(data["children"], list) else []
+                return {**self._decode(data["record"]), "children": children}
+            record = self.get(job_id)
+            if record is None or record["state"] in TERMINAL:
+                return record
 
     def kwargs(self, job_id: str) -> dict[str, Any]:
         raw = self.redis.get(self.kwargs_key(job_id))

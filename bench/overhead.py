@@ -61,7 +61,10 @@ def main() -> None:
         platform_tp = throughput_platform(jobs, args.throughput_jobs)
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
         server.stop()
     report(bare_lat, platform_lat, bare_tp, platform_tp, args)
 
