@@ -40,9 +40,10 @@ class Proc:
             self.process.wait(timeout=10)
 
     def stop(self, timeout: float = 15.0) -> None:
+        """A warm shutdown: SIGTERM to the main process only, which lets running tasks finish."""
         if not self.alive():
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
