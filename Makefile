@@ -24,7 +24,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	$(PY) bench/overhead.py
+	for b in overhead monitor files email reports; do $(PY) bench/$$b.py || exit 1; done
 
 workers: install
 	./celery_worker.sh start
