@@ -85,7 +85,7 @@ def links() -> None:
     columns = st.columns(len(available) + 1)
     for column, (path, title, icon) in zip(columns, available):
         column.page_link(path, label=title, icon=icon)
-    columns[-1].link_button("Flower ↗", get_settings().flower_url)
+    columns[-1].link_button("Flower ↗", get_settings().flower_address)
 
 
 def main() -> None:

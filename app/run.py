@@ -57,11 +57,12 @@ def main() -> int:
     print(f"Redis: {redact_url(url)} ({origin})")
 
     password = None
+    flower = f"Flower: {settings.flower_address}  user {settings.flower_user}"
     if settings.flower_password is None:
         password = secrets.token_urlsafe(12)
-        print(f"Flower: {settings.flower_url}  user {settings.flower_user}  password {password}")
+        print(f"{flower}  password {password}")
     else:
-        print(f"Flower: {settings.flower_url}  user {settings.flower_user}  (password from .env)")
+        print(f"{flower}  (password from .env)")
     os.environ.update(processes.flower_auth(password))  # Flower reads FLOWER_BASIC_AUTH
     print(f"Nexus:  http://127.0.0.1:{settings.streamlit_port}\n")
 

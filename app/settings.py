@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     flower_user: str = "admin"
     flower_password: SecretStr | None = None
     flower_port: int = 5555
-    flower_url: str = "http://127.0.0.1:5555"
+    flower_url: str | None = None  # where people open Flower; see flower_address
     metrics_port: int = 9808
 
     # Streamlit
@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     @property
     def backend_url(self) -> str:
         return self.result_backend or self.redis_url
+
+    @property
+    def flower_address(self) -> str:
+        """Where people open Flower: FLOWER_URL, else FLOWER_PORT on this machine."""
+        return self.flower_url or f"http://127.0.0.1:{self.flower_port}"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -19,7 +19,7 @@ controls = st.columns([1, 1, 4])
 paused = controls[0].toggle("Pause", key="paused", help="Stop refreshing while you read.")
 interval = controls[1].selectbox("Refresh every", [1, 2, 5, 10, 30], index=1, key="interval",
                                  format_func=lambda s: f"{s} s")
-controls[2].link_button("Open Flower ↗", get_settings().flower_url)
+controls[2].link_button("Open Flower ↗", get_settings().flower_address)
 run_every = None if paused else interval
 
 

@@ -43,3 +43,11 @@ def test_redact_url_hides_the_password() -> None:
     assert redact_url("redis://:s3cret@redis:6379/0") == "redis://:****@redis:6379/0"
     assert redact_url("redis://user:s3cret@redis/0") == "redis://user:****@redis/0"
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_flower_address_follows_the_port_unless_a_url_is_given(monkeypatch) -> None:
+    monkeypatch.delenv("FLOWER_URL", raising=False)
+    monkeypatch.setenv("FLOWER_PORT", "5611")
+    assert Settings(_env_file=None).flower_address == "http://127.0.0.1:5611"
+    monkeypatch.setenv("FLOWER_URL", "https://flower.example.com")
+    assert Settings(_env_file=None).flower_address == "https://flower.example.com"
