@@ -28,17 +28,27 @@ def send_parallel(
     """Yield (item, send(sender, item)) as each finishes, over at most `connections` sessions.
 
     The first exception `send` raises stops handing out items; once the sends in flight have
-    ended it is raised to the caller. Closing the generator early stops the same way.
+    ended it is raised to the caller. Closing the generator early stops the same way. Sessions
+    run at most two items per connection ahead of the caller, so a slow caller that stops early
+    has not sent the rest behind its back.
     """
     source = iter(items)
     take = threading.Lock()
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
+    sessions = max(1, connections)
+    headroom = threading.Semaphore(2 * sessions)
+
+    def wait_for_headroom() -> bool:
+        while not headroom.acquire(timeout=0.05):
+            if stop.is_set():
+                return False
+        return not stop.is_set()
 
     def session() -> None:
         try:
             with SmtpSender(config) as sender:
-                while not stop.is_set():
+                while wait_for_headroom():
                     with take:
                         item = next(source, _FINISHED)
                     if item is _FINISHED:
@@ -52,14 +62,18 @@ def send_parallel(
         finally:
             results.put(_FINISHED)
 
-    threads = [threading.Thread(target=session, daemon=True) for _ in range(max(1, connections))]
+    threads = [threading.Thread(target=session, daemon=True) for _ in range(sessions)]
     for thread in threads:
         thread.start()
-    yield from _collect(results, len(threads), stop, threads)
+    yield from _collect(results, len(threads), stop, threads, headroom)
 
 
 def _collect(
-    results: queue.Queue, sessions: int, stop: threading.Event, threads: list[threading.Thread]
+    results: queue.Queue,
+    sessions: int,
+    stop: threading.Event,
+    threads: list[threading.Thread],
+    headroom: threading.Semaphore,
 ) -> Iterator[tuple]:
     error: BaseException | None = None
     ended = 0
@@ -72,6 +86,7 @@ def _collect(
                 error = error or entry[2]
             else:
                 yield entry[0], entry[1]
+                headroom.release()
     finally:
         stop.set()
         for thread in threads:

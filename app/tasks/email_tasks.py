@@ -67,17 +67,10 @@ def send_email(
 ) -> dict:
     """Send one message (text and/or HTML, attachments from the owner's jobs) exactly once."""
     owner = job_owner(self.job_id)
-    draft = Draft(
-        sender=get_settings().mail_from,
-        to=to or (),
-        cc=cc or (),
-        bcc=bcc or (),
-        reply_to=reply_to or (),
-        subject=subject or "",
-        text=text,
-        html=html,
-        attachments=attachment_files(self.job_id, attachments, owner),
-    )
+    draft = compose(self.job_id, owner, {
+        "to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to, "subject": subject,
+        "text": text, "html": html, "attachments": attachments,
+    })
     outgoing = build_message(draft, logical_key(self.job_id, idempotency_key))
     self.progress(0, 1, "Sending")
     with SmtpSender() as sender:
@@ -189,17 +182,7 @@ def send_scheduled_email(
         "attachments": attachments or [],
     }
     # Build the message once so bad addresses or attachments fail now, not at the due time.
-    draft = Draft(
-        sender=get_settings().mail_from,
-        to=to or (),
-        cc=cc or (),
-        bcc=bcc or (),
-        reply_to=reply_to or (),
-        subject=subject or "",
-        text=text,
-        html=html,
-        attachments=attachment_files(self.job_id, attachments, owner),
-    )
+    draft = compose(self.job_id, owner, params)
     outgoing = build_message(draft, f"scheduled:{schedule_id}")
     entry = ScheduleStore().add(
         ScheduledEmail(
@@ -478,6 +461,21 @@ def write_outcomes(job_id: str, outcomes: list[Outcome]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Owners, files and times
+
+
+def compose(job_id: str, owner: str, fields: dict[str, Any]) -> Draft:
+    """The draft of one message from a task's fields; attachments must be the owner's files."""
+    return Draft(
+        sender=get_settings().mail_from,
+        to=fields.get("to") or (),
+        cc=fields.get("cc") or (),
+        bcc=fields.get("bcc") or (),
+        reply_to=fields.get("reply_to") or (),
+        subject=fields.get("subject") or "",
+        text=fields.get("text"),
+        html=fields.get("html"),
+        attachments=attachment_files(job_id, fields.get("attachments"), owner),
+    )
 
 
 def job_owner(job_id: str) -> str:
