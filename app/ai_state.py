@@ -337,40 +337,58 @@ def _day(when: float | None = None) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
-def _usage_key(day: str) -> str:
-    return f"{_prefix()}:usage:{day}"
+def _usage_key(day: str, owner: str | None = None) -> str:
+    """The day's totals: everyone's, or one owner's."""
+    if owner is None:
+        return f"{_prefix()}:usage:{day}"
+    return f"{_prefix()}:usage:owner:{owner}:{day}"
 
 
 def record_usage(
-    usage: Usage, when: float | None = None, client: redis.Redis | None = None
+    usage: Usage,
+    owner: str,
+    when: float | None = None,
+    client: redis.Redis | None = None,
 ) -> None:
-    """Add one call's tokens and cost to its day's totals (UTC), per provider and model."""
+    """Add one call's tokens and cost to its day's totals (UTC), everyone's and the owner's."""
     if usage.requests == 0:
         return
     client = client or get_redis()
-    key = _usage_key(_day(when))
     model = f"{usage.provider}|{usage.model}"
     with client.pipeline() as pipe:
-        for metric in USAGE_METRICS:
-            pipe.hincrby(key, f"{model}|{metric}", getattr(usage, metric))
-        if usage.cost_usd is None:
-            pipe.hincrby(key, f"{model}|unpriced_requests", usage.requests)
-        else:
-            pipe.hincrby(key, f"{model}|cost_micro_usd", round(usage.cost_usd * MICRO))
-        pipe.expire(key, USAGE_TTL)
+        for key in (_usage_key(_day(when)), _usage_key(_day(when), owner)):
+            for metric in USAGE_METRICS:
+                pipe.hincrby(key, f"{model}|{metric}", getattr(usage, metric))
+            if usage.cost_usd is None:
+                pipe.hincrby(key, f"{model}|unpriced_requests", usage.requests)
+            else:
+                pipe.hincrby(key, f"{model}|cost_micro_usd", round(usage.cost_usd * MICRO))
+            pipe.expire(key, USAGE_TTL)
         pipe.execute()
 
 
+def tokens_today(owner: str, client: redis.Redis | None = None) -> int:
+    """Input plus output tokens the owner's jobs used today (UTC): what the daily quota counts."""
+    today = usage_by_day(1, owner=owner, client=client)[0]
+    return today["input_tokens"] + today["output_tokens"]
+
+
 def usage_by_day(
-    days: int = 14, until: date | None = None, client: redis.Redis | None = None
+    days: int = 14,
+    until: date | None = None,
+    client: redis.Redis | None = None,
+    owner: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Totals for each of `days` days (UTC) up to `until` (today), newest first, per model too."""
+    """Totals for each of `days` days (UTC) up to `until` (today), newest first, per model too.
+
+    Everyone's by default; one owner's with `owner`.
+    """
     client = client or get_redis()
     last = until or datetime.now(UTC).date()
     names = [(last - timedelta(days=n)).isoformat() for n in range(days)]
     with client.pipeline() as pipe:
         for day in names:
-            pipe.hgetall(_usage_key(day))
+            pipe.hgetall(_usage_key(day, owner))
         raw = pipe.execute()
     return [_day_totals(day, fields) for day, fields in zip(names, raw)]
 

@@ -1,9 +1,12 @@
 """The one API the pages use: submit work, read its record, cancel it, retry it.
 
-    job_id = jobs.submit("process_pdf", {"operations": ["text"]}, files=[upload])
-    jobs.get(job_id)["state"]  # QUEUED, STARTED, PROGRESS, RETRY, SUCCESS, FAILURE, REVOKED
+    job_id = jobs.submit("process_pdf", {"operations": ["extract_text"]}, files=[upload],
+                         user=user)
+    jobs.get(job_id, user=user)["state"]  # QUEUED, STARTED, PROGRESS, RETRY, SUCCESS, ...
 
-A page never talks to Celery or Redis itself; everything goes through here.
+A page never talks to Celery or Redis itself; everything goes through here. Every call takes
+the acting `User` (app.auth): a person sees and acts on their own jobs, an admin on everyone's,
+and another person's job answers exactly as a job that does not exist would.
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ from typing import Any
 
 from celery import Task
 
-from app import storage
+from app import audit, quotas, storage
+from app.auth import User
 from app.connection import get_registry
 from app.registry import TERMINAL, Page
 from app.settings import get_settings
-from app.tasks.recording import OWNER_HEADER, RETRY_OF_HEADER, TASK_PREFIX, kind_of
-from config.celery_config import DEFAULT_PRIORITY, celery_app
+from app.tasks.recording import (
+    ADMIN_HEADER,
+    OWNER_HEADER,
+    RETRY_OF_HEADER,
+    TASK_PREFIX,
+    kind_of,
+)
+from config.celery_config import DEFAULT_PRIORITY, celery_app, queue_for_module
+
+
+# Seconds `wait` gives a job's record to appear (a chain's next step is published late).
+RECORD_GRACE = 2.0
 
 
 class UnknownKind(ValueError):
@@ -40,16 +54,54 @@ def tasks_by_kind() -> dict[str, Task]:
     }
 
 
+def is_internal(task: Task) -> bool:
+    """Internal tasks (chord callbacks, dispatchers, runners) are started by the platform only."""
+    return bool(getattr(task, "internal", False))
+
+
 def kinds() -> list[str]:
-    return sorted(tasks_by_kind())
+    """The kinds a person may submit."""
+    return sorted(kind for kind, task in tasks_by_kind().items() if not is_internal(task))
 
 
 def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
-def store_files(job_id: str, files: Iterable[Any]) -> list[dict]:
-    """Save uploads into the job's input folder; refs to stored files pass through unchanged."""
+def store_files(job_id: str, files: Iterable[Any], owner: str | None = None) -> list[dict]:
+    """Save uploads into the job's input folder; refs to stored files pass through unchanged.
+
+    With `owner`, the uploads must fit in the owner's storage quota (QuotaExceeded otherwise).
+    """
+    files = [*files]
+    if owner is not None:
+        quotas.check_storage(owner, sum(_upload_size(item) for item in files))
+    refs = _save_all(job_id, files)
+    if owner is not None:
+        _check_saved(job_id, owner, refs)
+    return refs
+
+
+def _upload_size(item: Any) -> int:
+    """The bytes an upload will add, where it is known before reading it (0 for stored refs)."""
+    if isinstance(item, tuple):
+        return len(item[1]) if isinstance(item[1], (bytes, bytearray)) else 0
+    if isinstance(item, (dict, storage.StoredFile)):
+        return 0
+    return int(getattr(item, "size", 0) or 0)
+
+
+def _check_saved(job_id: str, owner: str, refs: list[dict]) -> None:
+    """Streams of unknown size are measured as saved; over the quota, they go again."""
+    added = sum(r["size"] for r in refs if r.get("job_id") == job_id)
+    try:
+        quotas.check_storage(owner, added)
+    except quotas.QuotaExceeded:
+        storage.delete_job_files(job_id)
+        raise
+
+
+def _save_all(job_id: str, files: Iterable[Any]) -> list[dict]:
     refs = []
     for item in files:
         if isinstance(item, dict):
@@ -75,31 +127,60 @@ def submit(
     kind: str,
     params: dict[str, Any] | None = None,
     *,
+    user: User,
     files: Iterable[Any] = (),
     files_param: str = "files",
-    owner: str | None = None,
     priority: int = DEFAULT_PRIORITY,
     eta: datetime | None = None,
     job_id: str | None = None,
     retry_of: str | None = None,
+    client: str = "",
 ) -> str:
-    """Queue a job and return its id at once. Priority 0 is the most urgent, 9 the least."""
+    """Queue a job owned by `user` and return its id at once. Priority 0 is the most urgent.
+
+    Raises QuotaExceeded (with `retry_after` where waiting helps) when a quota refuses it.
+    """
     task = tasks_by_kind().get(kind)
-    if task is None:
+    if task is None or (is_internal(task) and not user.is_system):
         raise UnknownKind(f"There is no job called '{kind}'.")
     if not 0 <= priority <= 9:
         raise ValueError("Priority must be between 0 (most urgent) and 9.")
     _check_eta(eta)
+    if retry_of is not None and _visible(retry_of, user) is None:
+        raise ValueError("There is no such job.")
+    if job_id is not None and get_registry().state(job_id) is not None:
+        # Reusing an id would run these parameters inside someone else's job.
+        raise ValueError("That job id is already taken.")
     job_id = job_id or new_job_id()
     params = dict(params or {})
+    _check_quotas(task, kind, params, user)
     files = [*files]
     if files:
-        params[files_param] = store_files(job_id, files)
-    headers = {OWNER_HEADER: owner or get_settings().default_owner}
+        params[files_param] = store_files(job_id, files, owner=user.id)
+    headers = {OWNER_HEADER: user.id, ADMIN_HEADER: "1" if user.is_admin else ""}
     if retry_of:
         headers[RETRY_OF_HEADER] = retry_of
     task.apply_async(kwargs=params, task_id=job_id, priority=priority, eta=eta, headers=headers)
+    if files:
+        quotas.settle(job_id)  # the record exists now: count the uploads against the owner
+    audit.record(user, "job.submit", job_id, kind, client)
     return job_id
+
+
+def _check_quotas(task: Task, kind: str, params: dict[str, Any], user: User) -> None:
+    """The quotas a submit can check cheaply; the tasks check the rest as they work."""
+    if user.is_system:
+        return
+    queue = queue_for_module(task.name.rsplit(".", 1)[0])
+    if queue == "ai":
+        quotas.check_ai_tokens(user.id)
+    if queue == "email":
+        recipients = params.get("recipients")
+        wanted = len(recipients) if kind == "send_bulk_emails" and recipients else 1
+        if kind == "send_bulk_emails" and recipients:
+            quotas.check_bulk_recipients(user.id, wanted)
+        quotas.check_emails(user.id, wanted)
+    quotas.take_job_slot(user.id)  # last: a submit refused above uses no slot
 
 
 def _check_eta(eta: datetime | None) -> None:
@@ -116,85 +197,125 @@ def _check_eta(eta: datetime | None) -> None:
         )
 
 
-def get(job_id: str) -> dict[str, Any] | None:
-    """The job's record, or None."""
-    return get_registry().get(job_id)
+def _visible(job_id: str, user: User) -> dict[str, Any] | None:
+    record = get_registry().get(job_id)
+    if record is None or not user.owns(record.get("owner")):
+        return None
+    return record
+
+
+def get(job_id: str, *, user: User) -> dict[str, Any] | None:
+    """The job's record, or None when there is no such job or it is someone else's."""
+    return _visible(job_id, user)
 
 
 def list(  # noqa: A001 - the registry's verb, kept for the pages
     *,
+    user: User,
     state: str | None = None,
     queue: str | None = None,
     kind: str | None = None,
     owner: str | None = None,
     text: str | None = None,
+    include_system: bool = False,
     offset: int = 0,
     limit: int = 50,
 ) -> Page:
-    """A page of jobs, newest first; every filter given must match."""
+    """A page of the user's jobs (everyone's for an admin), newest first.
+
+    Every filter given must match. `owner` narrows an admin's view to one person; the
+    platform's own jobs show only with `include_system` (admins only).
+    """
+    if not user.is_admin:
+        owner = user.id
     return get_registry().list(
-        state=state, queue=queue, kind=kind, owner=owner, text=text, offset=offset, limit=limit
+        state=state, queue=queue, kind=kind, owner=owner, text=text, offset=offset,
+        limit=limit, people_only=not (include_system and user.is_admin),
     )
 
 
-def children(job_id: str) -> list[dict[str, Any]]:
-    return get_registry().children(job_id)
+def children(job_id: str, *, user: User) -> list[dict[str, Any]]:
+    """The child jobs of one of the user's jobs (a batch's files, a chain's steps)."""
+    if _visible(job_id, user) is None:
+        return []
+    return [c for c in get_registry().children(job_id) if user.owns(c.get("owner"))]
 
 
-def counts_today() -> dict[str, int]:
-    """Today's jobs (since midnight UTC) by state."""
+def counts_today(*, user: User) -> dict[str, int]:
+    """Today's jobs (since midnight UTC) by state: the user's own, everyone's for an admin."""
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return get_registry().count_since(midnight.timestamp())
+    return get_registry().count_since(midnight.timestamp(), owner=user.scope())
 
 
-def cancel(job_id: str) -> bool:
-    """Cancel a queued or running job; False when it had already finished."""
-    registry = get_registry()
-    record = registry.get(job_id)
+def cancel(job_id: str, *, user: User, client: str = "") -> bool:
+    """Cancel a queued or running job; False when it had already finished or is not theirs."""
+    record = _visible(job_id, user)
     if record is None or record["state"] in TERMINAL:
         return False
     running = record["state"] in ("STARTED", "PROGRESS")
-    registry.transition(
+    get_registry().transition(
         job_id, "REVOKED", finished_at=time.time(), error="Cancelled by the user."
     )
     celery_app.control.revoke(job_id, terminate=running, signal="SIGTERM")
+    audit.record(user, "job.cancel", job_id, record["kind"], client)
     return True
 
 
-def retry(job_id: str) -> str:
-    """Submit a finished, failed or cancelled job again with the same parameters."""
+def retry(job_id: str, *, user: User, client: str = "") -> str:
+    """Submit a failed or cancelled job again with the same parameters, for the same owner."""
     registry = get_registry()
-    record = registry.get(job_id)
+    record = _visible(job_id, user)
     if record is None:
         raise ValueError("There is no such job.")
     if record["state"] not in ("FAILURE", "REVOKED"):
         raise ValueError("Only failed or cancelled jobs can be retried.")
+    task = tasks_by_kind().get(record["kind"])
+    if task is None or is_internal(task):
+        raise ValueError("This job was started by the platform and cannot be retried by hand.")
+    # The retry belongs to the job's owner, even when an admin asks for it.
+    owner = user if record["owner"] == user.id else User(record["owner"])
     new_id = submit(
         record["kind"],
         registry.kwargs(job_id),
-        owner=record["owner"],
+        user=owner,
         priority=record["priority"] if record["priority"] is not None else DEFAULT_PRIORITY,
         retry_of=job_id,
+        client=client,
     )
     registry.remove_dead_letter(job_id)
+    audit.record(user, "job.retry", job_id, f"retried as {new_id}", client)
     return new_id
 
 
-def wait(job_id: str, timeout: float = 30.0) -> dict[str, Any]:
-    """Block until the job finishes and return its record; TimeoutError after `timeout` s."""
+def wait(job_id: str, timeout: float = 30.0, *, user: User) -> dict[str, Any]:
+    """Block until the job finishes and return its record; TimeoutError after `timeout` s.
+
+    LookupError when no job of the user's has that id. The next step of a chain is recorded
+    only once its previous step finishes, so a missing record gets a moment to appear.
+    """
+    appear_by = time.monotonic() + min(timeout, RECORD_GRACE)
+    while _visible(job_id, user) is None:
+        if time.monotonic() >= appear_by:
+            raise LookupError("There is no such job.")
+        time.sleep(0.05)
     record = get_registry().wait_done(job_id, timeout)
     if record is None or record["state"] not in TERMINAL:
         raise TimeoutError(f"Job {job_id} did not finish within {timeout} s.")
     return record
 
 
-def dead_letters(offset: int = 0, limit: int = 50) -> Page:
-    return get_registry().dead_letters(offset, limit)
+def dead_letters(*, user: User, offset: int = 0, limit: int = 50) -> Page:
+    """Permanently failed jobs: the user's own, everyone's for an admin."""
+    return get_registry().dead_letters(offset, limit, owner=user.scope())
 
 
-def dismiss(job_id: str) -> None:
+def dismiss(job_id: str, *, user: User, client: str = "") -> bool:
     """Take a permanently failed job off the dead-letter list, keeping its record."""
+    if _visible(job_id, user) is None:
+        return False
     get_registry().remove_dead_letter(job_id)
+    audit.record(user, "job.dismiss", job_id, client=client)
+    return True
 
 
 def _archive(job_id: str) -> str | None:
@@ -203,23 +324,31 @@ def _archive(job_id: str) -> str | None:
     return get_registry().redis.hget(get_registry().job_key(job_id), "archive") or None
 
 
-def outputs(job_id: str) -> list[dict]:
+def outputs(job_id: str, *, user: User) -> list[dict]:
     """The job's output files, from its folder or, once archived, from its archive."""
+    if _visible(job_id, user) is None:
+        return []
     archive = _archive(job_id)
     return storage.archived_outputs(archive) if archive else storage.list_outputs(job_id)
 
 
-def output_bytes(job_id: str, name: str) -> bytes:
-    """The bytes of one output file of a job."""
+def output_bytes(job_id: str, name: str, *, user: User, client: str = "") -> bytes:
+    """The bytes of one output file of a job; each download is audited."""
     archive = _archive(job_id)
-    for output in outputs(job_id):
+    for output in outputs(job_id, user=user):
         if output["name"] == name:
-            if archive:
-                return storage.archived_bytes(archive, name)
-            return storage.resolve(output).read_bytes()
+            data = (storage.archived_bytes(archive, name) if archive
+                    else storage.resolve(output).read_bytes())
+            audit.record(user, "file.download", f"{job_id}/out/{name}", client=client)
+            return data
     raise FileNotFoundError(f"Job {job_id} has no output called {name}.")
 
 
-def zip_outputs(job_id: str) -> bytes:
+def zip_outputs(job_id: str, *, user: User, client: str = "") -> bytes:
+    """Every output of the job in one zip; each download is audited."""
+    if _visible(job_id, user) is None:
+        raise FileNotFoundError(f"Job {job_id} has no outputs.")
     archive = _archive(job_id)
-    return storage.zip_archived_outputs(archive) if archive else storage.zip_outputs(job_id)
+    data = storage.zip_archived_outputs(archive) if archive else storage.zip_outputs(job_id)
+    audit.record(user, "file.download", f"{job_id}/out/*.zip", "all outputs", client)
+    return data

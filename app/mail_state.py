@@ -80,10 +80,26 @@ class SendLedger:
             return Claim("busy", retry_in=float(max(ttl, 1)))
         return Claim("sent", record=json.loads(value))
 
-    def mark_sent(self, message_key: str, record: dict[str, Any]) -> None:
-        """Record that the server accepted `message_key`, for as long as jobs are kept."""
+    def mark_sent(self, message_key: str, owner: str, record: dict[str, Any]) -> None:
+        """Record that the server accepted `message_key` for `owner`, as long as jobs are kept."""
         value = json.dumps({**record, "sent_at": time.time()})
-        self.redis.set(self.key(message_key), value, ex=get_settings().retention_days * DAY)
+        keep = get_settings().retention_days * DAY
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key(message_key), value, ex=keep)
+            if record.get("message_id"):
+                pipe.sadd(self.sent_by_key(owner), record["message_id"])
+                pipe.expire(self.sent_by_key(owner), keep)
+            pipe.execute()
+
+    def sent_by_key(self, owner: str) -> str:
+        return f"{_prefix()}:sent-by:{owner}"
+
+    def sent_by(self, owner: str, message_ids: list[str]) -> set[str]:
+        """Those of `message_ids` that a job of `owner` sent: what their local inbox shows."""
+        if not message_ids:
+            return set()
+        found = self.redis.smismember(self.sent_by_key(owner), message_ids)
+        return {mid for mid, hit in zip(message_ids, found) if hit}
 
     def release(self, message_key: str, token: str) -> None:
         """Give a claim back after a failed attempt, so a retry may send."""

@@ -16,6 +16,7 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app import jobs, monitor
+from app.auth import SYSTEM
 from app.settings import get_settings
 
 
@@ -39,7 +40,7 @@ class QueueCollector(Collector):
         online.add_metric([], sum(1 for w in monitor.workers() if w.online))
         today = GaugeMetricFamily("nexus_jobs_today", "Jobs submitted today (UTC) by state.",
                                   labels=["state"])
-        for state, count in jobs.counts_today().items():
+        for state, count in jobs.counts_today(user=SYSTEM).items():
             today.add_metric([state], count)
         yield from (length, by_priority, consumers, online, today)
 

@@ -17,9 +17,11 @@ from redbeat.schedulers import RedBeatSchedulerEntry, ensure_conf
 from redbeat.schedulers import get_redis as redbeat_redis
 
 from app import jobs
+from app.auth import NotAllowed, User
 from app.connection import get_redis, get_registry
 from app.settings import QUEUES, get_settings
 from app.tasks.presence import HEARTBEAT_INTERVAL, worker_key, workers_key
+from app.tasks.recording import OWNER_HEADER
 from config.celery_config import PRIORITY_STEPS, celery_app
 
 OFFLINE_AFTER = HEARTBEAT_INTERVAL * 5
@@ -145,17 +147,18 @@ def queues_without_workers() -> list[str]:
     return [queue for queue in QUEUES if queue not in served]
 
 
-def ping(queue: str, timeout: float = 10.0) -> dict[str, Any]:
-    """Send the diagnostic ping through `queue` and time the round trip."""
+def ping(queue: str, timeout: float = 10.0, *, user: User) -> dict[str, Any]:
+    """Send the diagnostic ping through `queue`, as a job of `user`, and time the round trip."""
     if queue not in QUEUES:
         raise ValueError(f"There is no queue called {queue}.")
     started = time.perf_counter()
     job_id = jobs.new_job_id()
     jobs.tasks_by_kind()["ping"].apply_async(
-        kwargs={"sent_at": time.time()}, task_id=job_id, queue=queue, priority=0
+        kwargs={"sent_at": time.time()}, task_id=job_id, queue=queue, priority=0,
+        headers={OWNER_HEADER: user.id},
     )
     try:
-        record = jobs.wait(job_id, timeout=timeout)
+        record = jobs.wait(job_id, timeout=timeout, user=user)
     except TimeoutError:
         return {"queue": queue, "ok": False, "job_id": job_id,
                 "message": f"No worker answered on {queue} within {timeout:g} s."}
@@ -230,8 +233,10 @@ def last_health() -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def purge(queue: str) -> int:
-    """Drop every waiting message of a queue; their jobs are marked cancelled. Returns how many."""
+def purge(queue: str, *, user: User) -> int:
+    """Drop every waiting message of a queue; their jobs are marked cancelled. Admins only."""
+    if not user.is_admin:
+        raise NotAllowed("Only an admin can purge a queue.")
     if queue not in QUEUES:
         raise ValueError(f"There is no queue called {queue}.")
     client = get_redis()
@@ -258,13 +263,14 @@ def _message_id(raw: str) -> str | None:
         return None
 
 
-def run_sample(queue: str) -> str:
-    """Run the diagnostic sample job on a queue; returns its job id."""
+def run_sample(queue: str, *, user: User) -> str:
+    """Run the diagnostic sample job on a queue as a job of `user`; returns its job id."""
     if queue not in QUEUES:
         raise ValueError(f"There is no queue called {queue}.")
     job_id = jobs.new_job_id()
     jobs.tasks_by_kind()["sample_job"].apply_async(
-        kwargs={"steps": 5, "step_seconds": 0.4}, task_id=job_id, queue=queue
+        kwargs={"steps": 5, "step_seconds": 0.4}, task_id=job_id, queue=queue,
+        headers={OWNER_HEADER: user.id},
     )
     return job_id
 

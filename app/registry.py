@@ -19,6 +19,8 @@ from typing import Any
 
 import redis
 
+from app.auth import SYSTEM_OWNER
+
 STATES = ("QUEUED", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 JSON_FIELDS = ("params", "progress", "result", "outputs", "headers")
@@ -68,7 +70,8 @@ return 1
 """
 
 # Creates a record and its index entries in one round trip, unless the job already has one: a
-# retry republishes the same task id, and its record must keep its history.
+# retry republishes the same task id, and its record must keep its history. People's jobs are
+# also indexed apart from the platform's own, so a listing can leave system work out cheaply.
 _CREATE = """
 if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
 local now = ARGV[2]
@@ -76,7 +79,8 @@ redis.call('SET', KEYS[2], ARGV[3])
 for i = 3, 7 do redis.call('ZADD', KEYS[i], now, ARGV[1]) end
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[8], now, ARGV[1]) end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[9], 'retried_by', ARGV[1]) end
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[10], now, ARGV[1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -184,8 +188,12 @@ class Registry:
         retry_of: str | None = None,
         eta: float | None = None,
         submitted_at: float | None = None,
+        by_admin: bool = False,
     ) -> bool:
-        """Record a newly published job; a job that already has a record is left alone."""
+        """Record a newly published job; a job that already has a record is left alone.
+
+        `by_admin` records that an admin submitted it: such a job may read everyone's history.
+        """
         key = self.job_key(job_id)
         now = submitted_at or time.time()
         record = {
@@ -204,6 +212,7 @@ class Registry:
             "parent": parent or "",
             "retry_of": retry_of or "",
             "eta": "" if eta is None else repr(eta),
+            "by_admin": "1" if by_admin else "",
         }
         keys = [
             key,
@@ -215,9 +224,11 @@ class Registry:
             self.index_key("owner", owner),
             self.children_key(parent or job_id),
             self.job_key(retry_of or job_id),
+            self.index_key("people"),
         ]
         args: list[Any] = [job_id, repr(now), _encode(strip_secrets(params)),
-                           "1" if parent else "0", "1" if retry_of else "0"]
+                           "1" if parent else "0", "1" if retry_of else "0",
+                           "0" if owner == SYSTEM_OWNER else "1"]
         for name, value in record.items():
             args.extend([name, value])
         return bool(self._create(keys=keys, args=args))
@@ -272,6 +283,7 @@ class Registry:
                     self.done_key(job_id),
                 )
                 pipe.zrem(self.index_key("all"), job_id)
+                pipe.zrem(self.index_key("people"), job_id)
                 pipe.zrem(self.dead_letters_key, job_id)
                 for state_key in self._state_keys():
                     pipe.zrem(state_key, job_id)
@@ -368,18 +380,30 @@ class Registry:
         text: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        people_only: bool = False,
     ) -> Page:
-        """A page of jobs, newest first, matching every filter given."""
+        """A page of jobs, newest first, matching every filter given.
+
+        `people_only` leaves out the platform's own work (owner `system`).
+        """
         index = self._index_for(
-            fresh=offset == 0, state=state, queue=queue, kind=kind, owner=owner
+            fresh=offset == 0, people_only=people_only,
+            state=state, queue=queue, kind=kind, owner=owner,
         )
         if text:
             return self._search(index, text.casefold(), offset, limit)
         ids = self.redis.zrevrange(index, offset, offset + limit - 1)
         return Page(self.get_many(ids), self.redis.zcard(index), offset, limit, len(ids))
 
-    def count_since(self, since: float) -> dict[str, int]:
-        """How many jobs submitted since `since` are in each state."""
+    def count_since(self, since: float, owner: str | None = None) -> dict[str, int]:
+        """How many jobs submitted since `since` are in each state; only `owner`'s when given."""
+        if owner is not None:
+            ids = self.redis.zrangebyscore(self.index_key("owner", owner), since, "+inf")
+            with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(self.job_key(job_id), "state")
+                states = pipe.execute()
+            return {state: states.count(state) for state in STATES}
         with self.redis.pipeline(transaction=False) as pipe:
             for state_key in self._state_keys():
                 pipe.zcount(state_key, since, "+inf")
@@ -389,9 +413,20 @@ class Registry:
     def children(self, job_id: str) -> list[dict[str, Any]]:
         return self.get_many(self.redis.zrange(self.children_key(job_id), 0, -1))
 
-    def dead_letters(self, offset: int = 0, limit: int = 50) -> Page:
-        ids = self.redis.zrevrange(self.dead_letters_key, offset, offset + limit - 1)
-        total = self.redis.zcard(self.dead_letters_key)
+    def dead_letters(self, offset: int = 0, limit: int = 50, owner: str | None = None) -> Page:
+        """Permanently failed jobs, the latest failure first; only `owner`'s when given."""
+        index = self.dead_letters_key
+        if owner is not None:
+            # Weights keep the failure time as the score, so the order stays "latest first".
+            index = self.index_key("tmp", f"deadletters&{owner}")
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zinterstore(
+                    index, {self.dead_letters_key: 1, self.index_key("owner", owner): 0}
+                )
+                pipe.expire(index, INTERSECTION_TTL)
+                pipe.execute()
+        ids = self.redis.zrevrange(index, offset, offset + limit - 1)
+        total = self.redis.zcard(index)
         return Page(self.get_many(ids), total, offset, limit, len(ids))
 
     def dead_letters_before(self, when: float) -> list[str]:
@@ -400,8 +435,12 @@ class Registry:
     def ids_between(self, start: float, end: float) -> list[str]:
         return self.redis.zrangebyscore(self.index_key("all"), start, end)
 
-    def _index_for(self, fresh: bool = True, **filters: str | None) -> str:
+    def _index_for(
+        self, fresh: bool = True, people_only: bool = False, **filters: str | None
+    ) -> str:
         keys = [self.index_key(dim, value) for dim, value in filters.items() if value]
+        if people_only and not filters.get("owner"):
+            keys.append(self.index_key("people"))
         if not keys:
             return self.index_key("all")
         if len(keys) == 1:

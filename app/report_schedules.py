@@ -24,7 +24,7 @@ from app import storage
 from app.connection import get_redis
 from app.errors import PermanentError
 from app.settings import get_settings
-from app.tasks.recording import OWNER_HEADER
+from app.tasks.recording import ADMIN_HEADER, OWNER_HEADER
 from config.celery_config import celery_app
 
 RUN_TASK = "app.tasks.report_tasks.run_scheduled_report"
@@ -100,6 +100,7 @@ def create(
     recipients: list[str] | str,
     owner: str,
     schedule_id: str | None = None,
+    by_admin: bool = False,
 ) -> dict[str, Any]:
     """Store a schedule and its beat entry; it first fires at the next time `cron` matches."""
     if report not in REPORT_KINDS:
@@ -114,9 +115,10 @@ def create(
         "cron": " ".join(cron.split()),
         "recipients": check_recipients(recipients),
         "owner": owner,
+        "by_admin": by_admin,
         "created_at": time.time(),
     }
-    _save_entry(schedule_id, schedule, owner, enabled=True)
+    _save_entry(schedule_id, schedule, definition, enabled=True)
     client = get_redis()
     with client.pipeline() as pipe:
         pipe.hset(_key(schedule_id), mapping={"definition": json.dumps(definition)})
@@ -125,13 +127,19 @@ def create(
     return get(schedule_id) or definition
 
 
-def _save_entry(schedule_id: str, schedule: crontab, owner: str, enabled: bool) -> None:
+def _save_entry(
+    schedule_id: str, schedule: crontab, definition: dict[str, Any], enabled: bool
+) -> None:
+    """The beat entry; each run is a job of the schedule's owner."""
+    headers = {OWNER_HEADER: definition["owner"]}
+    if definition.get("by_admin"):
+        headers[ADMIN_HEADER] = "1"
     entry = RedBeatSchedulerEntry(
         entry_name(schedule_id),
         RUN_TASK,
         schedule,
         kwargs={"schedule_id": schedule_id},
-        options={"headers": {OWNER_HEADER: owner}},
+        options={"headers": headers},
         enabled=enabled,
         app=celery_app,
     )
@@ -149,12 +157,17 @@ def _entry(schedule_id: str) -> RedBeatSchedulerEntry | None:
         return None
 
 
-def get(schedule_id: str) -> dict[str, Any] | None:
-    """A schedule's definition with its state: enabled, next and last run, runs so far."""
+def get(schedule_id: str, owner: str | None = None) -> dict[str, Any] | None:
+    """A schedule's definition with its state: enabled, next and last run, runs so far.
+
+    With `owner`, someone else's schedule answers None, as a missing one does.
+    """
     raw = get_redis().hget(_key(schedule_id), "definition")
     if not raw:
         return None
     definition = json.loads(raw)
+    if owner is not None and definition.get("owner") != owner:
+        return None
     definition.update(_status(schedule_id))
     definition["last_job"] = get_redis().hget(_key(schedule_id), "last_job") or None
     return definition
@@ -181,29 +194,31 @@ def list_schedules(owner: str | None = None) -> list[dict[str, Any]]:
     return [s for s in found if owner is None or s.get("owner") == owner]
 
 
-def pause(schedule_id: str) -> bool:
+def pause(schedule_id: str, owner: str | None = None) -> bool:
     """Stop a schedule from firing until it is resumed; False when there is no such schedule."""
-    return _set_enabled(schedule_id, False)
+    return _set_enabled(schedule_id, False, owner)
 
 
-def resume(schedule_id: str) -> bool:
+def resume(schedule_id: str, owner: str | None = None) -> bool:
     """Let a paused schedule fire again, from its next matching time (missed runs are skipped)."""
-    return _set_enabled(schedule_id, True)
+    return _set_enabled(schedule_id, True, owner)
 
 
-def _set_enabled(schedule_id: str, enabled: bool) -> bool:
-    definition = get(schedule_id)
+def _set_enabled(schedule_id: str, enabled: bool, owner: str | None) -> bool:
+    definition = get(schedule_id, owner)
     if definition is None:
         return False
-    _save_entry(schedule_id, parse_cron(definition["cron"]), definition["owner"], enabled)
+    _save_entry(schedule_id, parse_cron(definition["cron"]), definition, enabled)
     entry = _entry(schedule_id)
     if entry is not None and enabled:
         entry.reschedule()
     return True
 
 
-def delete(schedule_id: str) -> bool:
-    """Remove the schedule, its beat entry and its kept data file."""
+def delete(schedule_id: str, owner: str | None = None) -> bool:
+    """Remove the schedule, its beat entry and its kept data file; only `owner`'s when given."""
+    if owner is not None and get(schedule_id, owner) is None:
+        return False
     entry = _entry(schedule_id)
     if entry is not None:
         entry.delete()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,6 +100,39 @@ class Settings(BaseSettings):
 
     # Streamlit
     streamlit_port: int = 8501
+    streamlit_address: str = "127.0.0.1"
+
+    # Sign-in (OpenID Connect through Streamlit's st.login)
+    # "none" is for one person on loopback: Nexus refuses it on any other address.
+    auth_mode: Literal["oidc", "none"] = "oidc"
+    # Empty: `make run` starts the embedded identity provider and registers Nexus with it.
+    oidc_metadata_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # Where the provider sends the browser back; must match what the provider has registered.
+    oidc_redirect_uri: str | None = None
+    auth_cookie_secret: SecretStr | None = None
+    # The claim that lists a person's groups or roles, and the groups that make an admin.
+    auth_roles_claim: str = "groups"
+    auth_admin_groups: Annotated[list[str], NoDecode] = ["admins"]
+    # Emails that are admins whatever their groups say: how the first admins are made.
+    auth_admins: Annotated[list[str], NoDecode] = []
+
+    # Quotas: per person; an admin can override each for one person on the Admin page.
+    storage_quota_mb: int = Field(default=2048, ge=1)
+    jobs_per_minute: int = Field(default=60, ge=1)
+    emails_per_day: int = Field(default=500, ge=1)
+    bulk_max_recipients: int = Field(default=1000, ge=1)
+    ai_tokens_per_day: int = Field(default=1_000_000, ge=1)
+    report_min_interval_minutes: int = Field(default=15, ge=1)
+
+    @field_validator("auth_admins", "auth_admin_groups", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """AUTH_ADMINS=a@x.org,b@x.org reads as a list, as people write it."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def broker_url(self) -> str:

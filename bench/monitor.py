@@ -19,7 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # keep bench/email.py from hiding the standard library's email
 
+from app.auth import User  # noqa: E402
 from app.redis_server import start as start_redis  # noqa: E402
+
+BENCH = User("bench@localhost", "Benchmark", is_admin=True)
 
 KINDS = ["process_pdf", "send_email", "analyze_document", "generate_analytics_report"]
 QUEUES = ["files", "email", "ai", "reports"]
@@ -41,11 +44,11 @@ def fill(registry, count: int, prefix: str) -> None:
 
 def refresh(jobs, monitor) -> None:
     monitor.queue_stats()
-    jobs.counts_today()
-    jobs.list(limit=25)
-    jobs.list(state="FAILURE", limit=25)
-    jobs.list(state="SUCCESS", queue="files", offset=25, limit=25)
-    jobs.list(text="password", limit=25)
+    jobs.counts_today(user=BENCH)
+    jobs.list(limit=25, user=BENCH)
+    jobs.list(state="FAILURE", limit=25, user=BENCH)
+    jobs.list(state="SUCCESS", queue="files", offset=25, limit=25, user=BENCH)
+    jobs.list(text="password", limit=25, user=BENCH)
 
 
 def time_refreshes(jobs, monitor, runs: int = 30) -> list[float]:

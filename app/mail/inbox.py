@@ -31,6 +31,7 @@ class InboxMessage:
     sender: str
     to: str
     size: int
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def _summary(folder: Path, name: str, msg: EmailMessage | None = None,
         sender=str(msg.get("From", "")),
         to=str(msg.get("To", "")),
         size=size or 0,
+        message_id=str(msg.get("Message-ID", "")).strip(),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from celery import signals
 
-from app import ai_state, storage
+from app import ai_state, quotas, storage
 from app.ai import batch as batches
 from app.ai.service import AIResult, AIService, build_service
 from app.ai.types import Message, Usage
@@ -25,7 +25,6 @@ from app.connection import get_registry
 from app.errors import JobCancelled, PermanentError, TransientError
 from app.filetypes import sniff_file
 from app.registry import TERMINAL
-from app.settings import get_settings
 from app.tasks.base import JobTask
 from config.celery_config import celery_app
 
@@ -70,7 +69,11 @@ def limiter(task: JobTask) -> ai_state.RateLimiter:
     It waits out up to a whole window on its thread: a long document needs more calls than
     a minute allows, and giving up mid-way would make the retry pay for every part again.
     """
-    return ai_state.RateLimiter(max_wait=LIMIT_WAIT, interrupt=lambda: stop_if_cancelled(task))
+    shared = ai_state.RateLimiter(max_wait=LIMIT_WAIT, interrupt=lambda: stop_if_cancelled(task))
+    if task.request.called_directly:
+        return shared
+    # Every model call goes through reserve: the owner's daily tokens are checked right there.
+    return quotas.QuotaLimiter(shared, task.owner)  # type: ignore[return-value]
 
 
 def stop_if_cancelled(task: JobTask) -> None:
@@ -80,17 +83,22 @@ def stop_if_cancelled(task: JobTask) -> None:
         raise JobCancelled("The job was cancelled.")
 
 
-def record_usage(usage: Usage) -> None:
+def record_usage(usage: Usage, owner: str) -> None:
     """Add a call to the day's totals; a Redis hiccup here must not fail work already paid for."""
     try:
-        ai_state.record_usage(usage)
+        ai_state.record_usage(usage, owner)
     except redis.RedisError:
         log.warning("Could not add AI usage to the daily totals", exc_info=True)
 
 
 def service(task: JobTask, provider: str | None, model: str | None) -> AIService:
+    owner = task.owner if not task.request.called_directly else ""
     return build_service(
-        provider, model, limiter=limiter(task), on_usage=record_usage, on_progress=task.progress
+        provider,
+        model,
+        limiter=limiter(task),
+        on_usage=lambda usage: record_usage(usage, owner),
+        on_progress=task.progress,
     )
 
 
@@ -110,11 +118,6 @@ def finish(task: JobTask, result: AIResult, output_name: str | None = None) -> d
             f"{INLINE_TEXT:,} and the output file {summary.get('output', '')} holds all of it.",
         ]
     return summary
-
-
-def job_owner(task: JobTask) -> str:
-    record = get_registry().get(task.job_id) if not task.request.called_directly else None
-    return (record or {}).get("owner") or get_settings().default_owner
 
 
 # completions ------------------------------------------------------------------------------
@@ -230,10 +233,9 @@ def read_text_file(path: Path, name: str) -> str:
 def source_job_text(task: JobTask, job_id: str, output_name: str | None) -> str:
     """The text output(s) of a finished files-queue job that belongs to the same owner."""
     record = get_registry().get(storage.check_job_id(job_id))
-    if record is None:
+    # Someone else's job answers exactly as a job that does not exist.
+    if record is None or record.get("owner") != task.owner:
         raise PermanentError("The job that should provide the text no longer exists.")
-    if record.get("owner") != job_owner(task):
-        raise PermanentError("That processed file belongs to someone else.")
     if record["state"] != "SUCCESS":
         if record["state"] in TERMINAL:
             raise PermanentError("The text extraction did not succeed, so there is no text.")
@@ -313,7 +315,7 @@ def chat_completion(
     the reply exists, so a retried job never stores a question twice.
     """
     ai = service(self, provider, model)
-    conversation = open_conversation(conversation_id, job_owner(self))
+    conversation = open_conversation(conversation_id, self.owner)
     history = [Message(m["role"], m["content"]) for m in conversation.get("messages", [])]
     result = ai.chat([*history, Message("user", message)], system)
     if not conversation.get("id"):
@@ -339,10 +341,8 @@ def open_conversation(conversation_id: str | None, owner: str) -> dict[str, Any]
     if not conversation_id:
         return {"owner": owner, "messages": []}
     conversation = ai_state.load_conversation(conversation_id)
-    if conversation is None:
+    if conversation is None or conversation["owner"] != owner:
         raise PermanentError("That conversation no longer exists; start a new one.")
-    if conversation["owner"] != owner:
-        raise PermanentError("That conversation belongs to someone else.")
     return conversation
 
 

@@ -9,6 +9,7 @@ by Celery signals, so it is right whoever published the task.
 from __future__ import annotations
 
 import random
+import re
 import socket
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 
-from app import storage
+from app import quotas, storage
 from app.connection import get_registry
 from app.errors import JobCancelled, PermanentError, TransientError
 
@@ -30,6 +31,33 @@ def backoff_delay(retries: int, retry_after: float | None = None) -> float:
     """Seconds before the next try: exponential with full jitter, never less than retry_after."""
     delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**retries)) + 1.0
     return max(delay, retry_after or 0.0)
+
+
+_JOB_ID_PARAM = re.compile(r"(^|_)job_ids?$")
+
+
+def _named_inputs(kwargs: dict[str, Any]) -> tuple[list[dict], list[str]]:
+    """The storage refs and job ids a task's parameters name.
+
+    Refs are parameters whose value is a stored-file ref or a list of them. Job ids are the
+    values of parameters named *job_id or *job_ids, and the `job_id` of the entries of a list
+    parameter (a batch's plan). Data (rows to export, a template's context) is not read as
+    references, whatever its keys are called.
+    """
+    refs: list[dict] = []
+    job_ids: list[Any] = []
+    for name, value in kwargs.items():
+        items = value if isinstance(value, list) else [value]
+        refs += [item for item in items if _is_ref(item)]
+        if _JOB_ID_PARAM.search(name):
+            job_ids += items
+        elif isinstance(value, list):
+            job_ids += [e.get("job_id") for e in value if isinstance(e, dict) and not _is_ref(e)]
+    return refs, [j for j in job_ids if isinstance(j, str) and j]
+
+
+def _is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("path"), str) and "name" in value
 
 
 def _display_name(ref: dict | str) -> str:
@@ -46,6 +74,8 @@ class JobTask(Task):
     transient_errors: tuple[type[BaseException], ...] = ()
     # Storage folders besides jobs/ that this task may read, for files the platform put there.
     trusted_input_roots: tuple[str, ...] = ()
+    # Started only by the platform (chord callbacks, dispatchers, runners), never by app.jobs.
+    internal = False
     _last_progress = 0.0
 
     @property
@@ -71,6 +101,7 @@ class JobTask(Task):
             # A redelivered message of finished or cancelled work: acknowledge and do nothing.
             raise Ignore()
         self._last_progress = 0.0
+        self.check_owned_inputs(kwargs)
         result = self._run_classified(*args, **kwargs)
         # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
         registry.transition(
@@ -81,6 +112,7 @@ class JobTask(Task):
             outputs=storage.list_outputs(self.job_id),
             error=None,
         )
+        quotas.settle(self.job_id)  # outputs count against the owner's storage
         return result
 
     def _run_classified(self, *args: Any, **kwargs: Any) -> Any:
@@ -118,19 +150,52 @@ class JobTask(Task):
         if not moved and registry.state(self.job_id) == "REVOKED":
             raise JobCancelled("The job was cancelled.")
 
-    def input_path(self, ref: dict | str) -> Path:
-        """The local path of a stored file given to this job: only files of the owner's jobs."""
-        root, scope = storage.scope_of(ref)
+    @property
+    def owner(self) -> str:
+        """Who the job belongs to: every input it reads must be theirs."""
+        # Kept on the request, which is per run and per thread; the task object is shared.
+        owner = getattr(self.request, "nexus_job_owner", None)
+        if owner is None:
+            owner = self._owner_of(self.job_id) or ""
+            self.request.nexus_job_owner = owner
+        return owner
+
+    @property
+    def by_admin(self) -> bool:
+        """True when an admin submitted the job, so it may read everyone's history."""
+        registry = get_registry()
+        return registry.redis.hget(registry.job_key(self.job_id), "by_admin") == "1"
+
+    def check_owned_inputs(self, kwargs: dict[str, Any]) -> None:
+        """Refuse a job whose parameters name files or jobs of someone other than its owner."""
+        refs, job_ids = _named_inputs(kwargs)
+        for ref in refs:
+            self._check_ref(ref)
+        foreign = [j for j in job_ids if j != self.job_id and self._owner_of(j) != self.owner]
+        if foreign:
+            raise PermanentError(f"Job {foreign[0]} is not one of your jobs.")
+
+    def _owner_of(self, job_id: str) -> str | None:
+        registry = get_registry()
+        return registry.redis.hget(registry.job_key(job_id), "owner")
+
+    def _check_ref(self, ref: dict | str) -> None:
+        try:
+            root, scope = storage.scope_of(ref)
+        except PermanentError:
+            raise PermanentError(
+                "A file must be an upload or an output of one of your jobs."
+            ) from None
         if root == "jobs" and scope != self.job_id:
-            registry = get_registry()
-            with registry.redis.pipeline(transaction=False) as pipe:
-                pipe.hget(registry.job_key(self.job_id), "owner")
-                pipe.hget(registry.job_key(scope), "owner")
-                mine, theirs = pipe.execute()
-            if theirs is None or theirs != mine:
+            if self._owner_of(scope) != self.owner:
                 raise PermanentError(f"{_display_name(ref)} is not a file of one of your jobs.")
         elif root != "jobs" and root not in self.trusted_input_roots:
             raise PermanentError(f"{_display_name(ref)} is not a file of one of your jobs.")
+
+    def input_path(self, ref: dict | str) -> Path:
+        """The local path of a stored file given to this job: only files of the owner's jobs."""
+        if not self.request.called_directly:
+            self._check_ref(ref)
         return storage.resolve(ref)
 
     def output_path(self, name: str) -> Path:

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from app import jobs, storage
+from app import quotas, storage
+from app.connection import get_registry
 from app.errors import PermanentError, TransientError
 from app.mail import schedule
 from app.mail.bulk import send_parallel
@@ -38,6 +39,7 @@ from app.mail_state import (
 )
 from app.settings import get_settings
 from app.tasks.base import JobTask
+from app.tasks.recording import OWNER_HEADER
 from config.celery_config import celery_app
 
 OUTCOMES_FILE = "outcomes.csv"
@@ -71,10 +73,10 @@ def send_email(
         "to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to, "subject": subject,
         "text": text, "html": html, "attachments": attachments,
     })
-    outgoing = build_message(draft, logical_key(self.job_id, idempotency_key))
+    outgoing = build_message(draft, logical_key(self.job_id, idempotency_key, owner))
     self.progress(0, 1, "Sending")
     with SmtpSender() as sender:
-        sent = deliver_once(sender, outgoing, global_limits())
+        sent = deliver_once(sender, outgoing, global_limits(), owner)
     self.progress(1, 1, "Already sent earlier" if sent.earlier else "Sent")
     return {**sent.summary(), "subject": outgoing.subject, "schedule_id": schedule_id}
 
@@ -96,16 +98,19 @@ def send_bulk_emails(
     """One personalised message per recipient over a few reused SMTP sessions, each sent once."""
     owner = job_owner(self.job_id)
     listing = bulk_recipients(self.job_id, owner, recipients, csv, email_column)
+    with quotas.as_permanent():
+        quotas.check_bulk_recipients(owner, len(listing.recipients))
     template = MessageTemplate(subject=subject or "", text=text, html=html)
     template.check_fields([*listing.columns, "email", "name"])
     check_duration(self, len(listing.recipients), rate_per_minute)
     run = BulkRun(
-        base_key=logical_key(self.job_id, idempotency_key),
+        base_key=logical_key(self.job_id, idempotency_key, owner),
         template=template,
         attachments=attachment_files(self.job_id, attachments, owner),
         reply_to=reply_to or (),
         limits=global_limits(rate_per_minute, self.job_id),
         listing=listing,
+        owner=owner,
     )
     try:
         run.send_all(self)
@@ -129,6 +134,7 @@ def send_notification(
     idempotency_key: str | None = None,
 ) -> dict:
     """Send a built-in notification (welcome, job_finished, job_failed, report_ready)."""
+    owner = job_owner(self.job_id)
     rendered = render_notification(template, context or {})
     draft = Draft(
         sender=get_settings().mail_from,
@@ -139,9 +145,9 @@ def send_notification(
         # RFC 3834: out-of-office robots must not answer automatic mail.
         headers={"Auto-Submitted": "auto-generated"},
     )
-    outgoing = build_message(draft, logical_key(self.job_id, idempotency_key))
+    outgoing = build_message(draft, logical_key(self.job_id, idempotency_key, owner))
     with SmtpSender() as sender:
-        sent = deliver_once(sender, outgoing, global_limits())
+        sent = deliver_once(sender, outgoing, global_limits(), owner)
     return {**sent.summary(), "subject": outgoing.subject, "template": template}
 
 
@@ -205,7 +211,7 @@ def send_scheduled_email(
     }
 
 
-@celery_app.task(bind=True, base=JobTask, max_retries=MAX_RETRIES)
+@celery_app.task(bind=True, base=JobTask, max_retries=MAX_RETRIES, internal=True)
 def dispatch_due_emails(self: JobTask) -> dict:
     """Beat's dispatcher: queue every scheduled email that is due, as a send_email job."""
     store = ScheduleStore()
@@ -216,7 +222,9 @@ def dispatch_due_emails(self: JobTask) -> dict:
             "idempotency_key": f"scheduled:{entry.id}",
             "schedule_id": entry.id,
         }
-        job_id = jobs.submit("send_email", params, owner=entry.owner)
+        job_id = send_email.apply_async(
+            kwargs=params, headers={OWNER_HEADER: entry.owner}
+        ).id
         store.mark_dispatched(entry.id, job_id)
         dispatched.append({"schedule_id": entry.id, "job_id": job_id})
     store.purge(time.time() - get_settings().retention_days * 86400)
@@ -247,7 +255,9 @@ class Sent:
         }
 
 
-def deliver_once(sender: SmtpSender, outgoing: OutgoingMessage, limits: dict[str, int]) -> Sent:
+def deliver_once(
+    sender: SmtpSender, outgoing: OutgoingMessage, limits: dict[str, int], owner: str
+) -> Sent:
     """Send `outgoing` unless its key is already in the ledger; raises the classified error."""
     ledger = SendLedger()
     if (record := ledger.get(outgoing.key)) is not None:
@@ -262,12 +272,20 @@ def deliver_once(sender: SmtpSender, outgoing: OutgoingMessage, limits: dict[str
             retry_after=claim.retry_in,
         )
     try:
+        with quotas.as_permanent():
+            quotas.take_email(owner)  # counted before sending, given back if it fails
+    except PermanentError:
+        ledger.release(outgoing.key, claim.token)
+        raise
+    try:
         delivery = sender.send(outgoing)
     except BaseException:
+        quotas.give_back_email(owner)
         ledger.release(outgoing.key, claim.token)
         raise
     ledger.mark_sent(
         outgoing.key,
+        owner,
         {
             "message_id": delivery.message_id,
             "accepted": list(delivery.accepted),
@@ -288,10 +306,13 @@ def _sent_earlier(outgoing: OutgoingMessage, record: dict) -> Sent:
     )
 
 
-def logical_key(job_id: str, idempotency_key: str | None) -> str:
-    """The key of a job's message: the caller's, else the first job of its retry chain."""
+def logical_key(job_id: str, idempotency_key: str | None, owner: str) -> str:
+    """The key of a job's message: the owner's own key, else the first job of its retry chain.
+
+    Keys are scoped by owner: someone else's idempotency key names a different message.
+    """
     if idempotency_key:
-        return f"key:{idempotency_key}"
+        return f"key:{owner}:{idempotency_key}"
     return f"job:{first_of_retry_chain(job_id)}"
 
 
@@ -299,10 +320,12 @@ def first_of_retry_chain(job_id: str) -> str:
     """The job that `job_id` retries, transitively: a retry re-sends only what was not sent."""
     seen = {job_id}
     current = job_id
-    while (record := jobs.get(current)) and record.get("retry_of"):
-        current = record["retry_of"]
-        if current in seen:
+    owner = (get_registry().get(job_id) or {}).get("owner")
+    while (record := get_registry().get(current)) and record.get("retry_of"):
+        previous = get_registry().get(record["retry_of"])
+        if previous is None or previous.get("owner") != owner or previous["id"] in seen:
             break
+        current = previous["id"]
         seen.add(current)
     return current
 
@@ -332,6 +355,7 @@ class BulkRun:
     reply_to: Iterable[str] | str
     limits: dict[str, int]
     listing: RecipientList
+    owner: str
     outcomes: list[Outcome] = field(default_factory=list, init=False)
     retry_after: float = field(default=0.0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -368,7 +392,7 @@ class BulkRun:
                 attachments=self.attachments,
             )
             outgoing = build_message(draft, f"{self.base_key}:{recipient.email.lower()}")
-            sent = deliver_once(sender, outgoing, self.limits)
+            sent = deliver_once(sender, outgoing, self.limits, self.owner)
         except Deferred as exc:
             with self._lock:  # sessions run in threads of their own
                 self.retry_after = max(self.retry_after, exc.retry_after or 0.0)
@@ -480,7 +504,7 @@ def compose(job_id: str, owner: str, fields: dict[str, Any]) -> Draft:
 
 def job_owner(job_id: str) -> str:
     """Who submitted the job; attachments may only come from that owner's jobs."""
-    record = jobs.get(job_id) if job_id else None
+    record = get_registry().get(job_id) if job_id else None
     return (record or {}).get("owner") or get_settings().default_owner
 
 
@@ -495,7 +519,7 @@ def owned_file(job_id: str, ref: Any, owner: str) -> Any:
     if ref.get("job_id") not in (None, "", source_job):
         raise PermanentError("That file does not belong to the job it names.")
     if source_job != job_id:
-        record = jobs.get(source_job)
+        record = get_registry().get(source_job)
         if record is None or record.get("owner") != owner:
             raise PermanentError(
                 f"{ref.get('name') or parts[-1]} is not a file of one of your jobs."
@@ -534,7 +558,7 @@ def due_time(send_at: str | float, tz_name: str, asked_at: datetime | None = Non
 
 def submitted_at(job_id: str) -> datetime | None:
     """When the job was submitted, or None when it has no record (called directly)."""
-    record = jobs.get(job_id) if job_id else None
+    record = get_registry().get(job_id) if job_id else None
     stamp = (record or {}).get("submitted_at")
     return datetime.fromtimestamp(stamp, UTC) if stamp else None
 

@@ -304,7 +304,7 @@ def _batch_operations(family: str, operations: Any) -> list[str] | None:
     return [op for op in operations if op in offered] or None
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def finish_file_batch(self: JobTask, outcome: Any = None, *, plan: list[dict]) -> dict[str, Any]:
     """The end of a batch, run under the batch's own id once every child has finished."""
     for entry in plan:

@@ -7,31 +7,31 @@ from app.tasks.base import JobTask
 from config.celery_config import celery_app
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def cleanup_temp_files(self: JobTask, now: float | None = None) -> dict:
     """Hourly: temp files over an hour old."""
     return maintenance.cleanup_temp_files(now)
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def cleanup_old_results(self: JobTask, now: float | None = None) -> dict:
     """Daily: the retention, applied to the registry and to storage."""
     return maintenance.cleanup_old_results(now)
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def cleanup_failed_tasks(self: JobTask, now: float | None = None) -> dict:
     """Daily: dead letters older than the retention."""
     return maintenance.cleanup_failed_tasks(now)
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def archive_old_files(self: JobTask, now: float | None = None) -> dict:
     """Daily: old job folders into dated zip archives."""
     return maintenance.archive_old_files(now)
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def health_check(self: JobTask) -> dict:
     """Every five minutes: Redis, workers per queue, disk space; shown on Home."""
     report = monitor.check_health()
@@ -39,7 +39,7 @@ def health_check(self: JobTask) -> dict:
     return report
 
 
-@celery_app.task(bind=True, base=JobTask)
+@celery_app.task(bind=True, base=JobTask, internal=True)
 def monitor_queue_sizes(self: JobTask, now: float | None = None) -> dict:
     """Every minute: one sample of every queue's length, for the monitor's chart."""
     return monitor.record_sample(now)

@@ -16,15 +16,16 @@ from typing import Any
 from celery import signals
 from celery.exceptions import TimeLimitExceeded, WorkerLostError
 
-from app import storage
+from app import quotas, storage
+from app.auth import SYSTEM_OWNER
 from app.connection import get_registry
 from app.errors import JobCancelled, JobError
-from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 TASK_PREFIX = "app.tasks."
 OWNER_HEADER = "nexus_owner"
+ADMIN_HEADER = "nexus_admin"
 RETRY_OF_HEADER = "nexus_retry_of"
 
 
@@ -71,19 +72,29 @@ def record_published(sender=None, body=None, headers=None, routing_key=None, pro
     owner = headers.get(OWNER_HEADER)
     if not owner and parent:
         owner = registry.redis.hget(registry.job_key(parent), "owner")
+    # Nobody's header and no parent: beat, or the platform itself, published it.
+    owner = owner or SYSTEM_OWNER
     eta = headers.get("eta")
     registry.create(
         headers["id"],
         kind=kind_of(sender),
         name=sender,
         queue=routing_key or "",
-        owner=owner or get_settings().default_owner,
+        owner=owner,
         params=kwargs,
         priority=(properties or {}).get("priority"),
         parent=parent,
-        retry_of=headers.get(RETRY_OF_HEADER),
+        retry_of=_same_owner(registry, headers.get(RETRY_OF_HEADER), owner),
         eta=_epoch(eta) if eta else None,
+        by_admin=bool(headers.get(ADMIN_HEADER)),
     )
+
+
+def _same_owner(registry: Any, job_id: str | None, owner: str) -> str | None:
+    """`job_id` when it is a job of `owner`: a retry link never crosses owners."""
+    if not job_id or registry.redis.hget(registry.job_key(job_id), "owner") != owner:
+        return None
+    return job_id
 
 
 @signals.task_retry.connect
@@ -114,6 +125,7 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
         traceback=str(einfo.traceback) if einfo else "",
         outputs=storage.list_outputs(task_id),
     )
+    quotas.settle(task_id)  # a failed job's partial outputs count too
 
 
 @signals.task_revoked.connect

@@ -322,15 +322,21 @@ def jobs_between(
     kinds: list[str] | None = None,
     queues: list[str] | None = None,
     exclude: str | None = None,
+    owner: str | None = None,
 ) -> list[dict]:
-    """Job records submitted in the period, trimmed to the fields the report needs."""
+    """Job records submitted in the period, trimmed to the fields the report needs.
+
+    With `owner`, only that person's jobs: a report shows everyone's only to an admin.
+    """
     registry = get_registry()
     ids = [i for i in registry.ids_between(begin.timestamp(), end.timestamp()) if i != exclude]
     jobs = []
     for start in range(0, len(ids), REGISTRY_BATCH):
         for record in registry.get_many(ids[start : start + REGISTRY_BATCH]):
-            if (kinds and record.get("kind") not in kinds) or (
-                queues and record.get("queue") not in queues
+            if (
+                (kinds and record.get("kind") not in kinds)
+                or (queues and record.get("queue") not in queues)
+                or (owner is not None and record.get("owner") != owner)
             ):
                 continue
             jobs.append({name: record.get(name) for name in JOB_FIELDS})
@@ -353,7 +359,10 @@ def build_performance(
     steps = Steps(task, 2 + len(chosen))
     begin, finish = period(start, end, days)
     steps.next("Reading job records")
-    jobs = jobs_between(begin, finish, kinds=kinds, queues=queues, exclude=task.job_id)
+    jobs = jobs_between(
+        begin, finish, kinds=kinds, queues=queues, exclude=task.job_id,
+        owner=None if task.by_admin else task.owner,
+    )
     steps.next(f"Analysing {len(jobs):,} jobs")
     report, numbers = performance.performance_report(
         jobs, begin, finish, title=(title or "Task performance")[:200]
@@ -441,7 +450,6 @@ def schedule_recurring_report(
             raise PermanentError("A recurring data report needs a data file to report on.")
         self.input_path(files[0])  # the data must be the user's own upload or output
         params["files"] = [report_schedules.keep_data_file(schedule_id, files[0])]
-    record = get_registry().get(self.job_id) or {}
     saved = report_schedules.create(
         schedule_id=schedule_id,
         name=name,
@@ -449,7 +457,8 @@ def schedule_recurring_report(
         params=params,
         cron=cron,
         recipients=recipients or [],
-        owner=record.get("owner") or get_settings().default_owner,
+        owner=self.owner,
+        by_admin=self.by_admin,
     )
     self.progress(2, 2, "Scheduled")
     return {
@@ -462,10 +471,10 @@ def schedule_recurring_report(
     }
 
 
-@celery_app.task(**REPORT_TASK, trusted_input_roots=("schedules",))
+@celery_app.task(**REPORT_TASK, trusted_input_roots=("schedules",), internal=True)
 def run_scheduled_report(self: JobTask, schedule_id: str) -> dict:
     """One run of a recurring report, started by beat: build it, then email the outputs."""
-    definition = report_schedules.get(schedule_id)
+    definition = report_schedules.get(schedule_id, owner=self.owner)
     if definition is None:
         raise PermanentError("This recurring report was deleted before it ran.")
     report_schedules.record_run(schedule_id, self.job_id)

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from app import jobs
 from app.processes import streamlit_command
 from tests.support.processes import ROOT, Proc, start_worker
+from tests.support.users import ADMIN
 
 pytestmark = pytest.mark.e2e
 
@@ -164,7 +165,7 @@ def wait_for_success(page: Page, job_id: str) -> None:
         if "✅ SUCCESS" in progress.inner_text():
             return
         time.sleep(0.25)
-    record = jobs.get(job_id) or {}
+    record = jobs.get(job_id, user=ADMIN) or {}
     pytest.fail(
         f"job {job_id} did not show ✅ SUCCESS on the monitor in {JOB_TIMEOUT_S:.0f} s; "
         f"the page shows {progress.inner_text()!r}, the registry says "
@@ -179,7 +180,7 @@ def test_sample_job_reaches_success_on_the_monitor(
     open_monitor(page, app_url)
     job_id = submit_sample_job(page)
     wait_for_success(page, job_id)
-    assert jobs.get(job_id)["state"] == "SUCCESS"
+    assert jobs.get(job_id, user=ADMIN)["state"] == "SUCCESS"
     shot = screenshot_path(tmp_path)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"

@@ -22,8 +22,11 @@ from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from app import ai_state, jobs, monitor
+from app.auth import User
 from tests.support.fake_ai import GOOD_KEY, Failure, FakeAIServer
+from tests.support.pages import page_test
 from tests.support.processes import ROOT, Proc, start_worker
+from tests.support.users import ADMIN, TESTER
 
 pytestmark = pytest.mark.integration
 
@@ -112,8 +115,8 @@ def fake(fake_ai: FakeAIServer, redis_client) -> FakeAIServer:
 
 def test_completion_succeeds_with_usage_and_no_key_anywhere(ai_worker, fake, redis_client) -> None:
     before = ai_state.usage_by_day(1)[0]["requests"]
-    job_id = jobs.submit("claude_completion", {"prompt": "Say hello"}, owner="ada")
-    record = jobs.wait(job_id, timeout=30)
+    job_id = jobs.submit("claude_completion", {"prompt": "Say hello"}, user=User("ada"))
+    record = jobs.wait(job_id, timeout=30, user=ADMIN)
 
     assert record["state"] == "SUCCESS", record.get("error")
     result = record["result"]
@@ -130,8 +133,8 @@ def test_rate_limited_or_overloaded_requests_retry_then_succeed(
     ai_worker, fake, status: int, wait: float | None
 ) -> None:
     fake.fail_next("anthropic", status, retry_after=wait)
-    job_id = jobs.submit("claude_completion", {"prompt": f"Retry after {status}"})
-    record = jobs.wait(job_id, timeout=40)
+    job_id = jobs.submit("claude_completion", {"prompt": f"Retry after {status}"}, user=TESTER)
+    record = jobs.wait(job_id, timeout=40, user=ADMIN)
 
     assert record["state"] == "SUCCESS", record.get("error")
     assert record["retries"] == 1
@@ -141,8 +144,8 @@ def test_rate_limited_or_overloaded_requests_retry_then_succeed(
 
 def test_a_refused_key_fails_at_once_with_a_clear_sentence(ai_worker, fake) -> None:
     fake.fail_next("openai", 401, message=f"Incorrect API key provided: {GOOD_KEY[:12]}***")
-    job_id = jobs.submit("openai_completion", {"prompt": "Hello"})
-    record = jobs.wait(job_id, timeout=30)
+    job_id = jobs.submit("openai_completion", {"prompt": "Hello"}, user=TESTER)
+    record = jobs.wait(job_id, timeout=30, user=ADMIN)
 
     assert record["state"] == "FAILURE"
     assert record["retries"] == 0 and len(fake.requests()) == 1
@@ -155,9 +158,9 @@ def test_a_long_text_file_is_analysed_in_parts(ai_worker, fake) -> None:
     job_id = jobs.submit(
         "analyze_document",
         {"analysis": "key_points"},
-        files=[("minutes.txt", LONG_TEXT.encode())],
+        files=[("minutes.txt", LONG_TEXT.encode())], user=TESTER
     )
-    record = jobs.wait(job_id, timeout=60)
+    record = jobs.wait(job_id, timeout=60, user=ADMIN)
 
     assert record["state"] == "SUCCESS", record.get("error")
     result = record["result"]
@@ -165,7 +168,7 @@ def test_a_long_text_file_is_analysed_in_parts(ai_worker, fake) -> None:
     assert result["text"] == f"Combined answer from {result['chunks']} notes."
     assert len(fake.requests()) == result["chunks"] + 1 == result["usage"]["requests"]
     assert f"read in {result['chunks']} parts" in result["notes"][0]
-    assert jobs.output_bytes(job_id, "key_points.md").decode() == result["text"]
+    assert jobs.output_bytes(job_id, "key_points.md", user=ADMIN).decode() == result["text"]
 
 
 def test_a_word_document_is_extracted_on_the_files_queue_then_analysed(ai_worker, fake) -> None:
@@ -179,13 +182,13 @@ def test_a_word_document_is_extracted_on_the_files_queue_then_analysed(ai_worker
         "analyze_document",
         {"analysis": "summary"},
         files=[("review.docx", buffer.getvalue())],
-        owner="ada",
+        user=User("ada"),
     )
-    first = jobs.wait(job_id, timeout=30)
+    first = jobs.wait(job_id, timeout=30, user=ADMIN)
     assert first["state"] == "SUCCESS", first.get("error")
 
-    extraction = jobs.wait(first["result"]["extract_job"], timeout=60)
-    analysis = jobs.wait(first["result"]["analysis_job"], timeout=60)
+    extraction = jobs.wait(first["result"]["extract_job"], timeout=60, user=ADMIN)
+    analysis = jobs.wait(first["result"]["analysis_job"], timeout=60, user=ADMIN)
     assert extraction["queue"] == "files" and extraction["state"] == "SUCCESS"
     assert analysis["state"] == "SUCCESS", analysis.get("error")
     assert analysis["owner"] == "ada"
@@ -195,7 +198,9 @@ def test_a_word_document_is_extracted_on_the_files_queue_then_analysed(ai_worker
 
 def test_a_chat_is_stored_and_resumed_with_its_history_in_order(ai_worker, fake) -> None:
     first = jobs.wait(
-        jobs.submit("chat_completion", {"message": "My name is Ada."}, owner="ada"), timeout=30
+        jobs.submit("chat_completion", {"message": "My name is Ada."}, user=User("ada")),
+        timeout=30,
+        user=ADMIN,
     )
     assert first["state"] == "SUCCESS", first.get("error")
     conversation_id = first["result"]["conversation_id"]
@@ -208,9 +213,10 @@ def test_a_chat_is_stored_and_resumed_with_its_history_in_order(ai_worker, fake)
                 "conversation_id": conversation_id,
                 "provider": "openai",
             },
-            owner="ada",
+            user=User("ada"),
         ),
         timeout=30,
+        user=ADMIN,
     )
     assert second["state"] == "SUCCESS", second.get("error")
 
@@ -230,12 +236,14 @@ def test_someone_elses_conversation_is_refused(ai_worker, fake) -> None:
     mine = ai_state.create_conversation("ada", "Private")
     record = jobs.wait(
         jobs.submit(
-            "chat_completion", {"message": "Hi", "conversation_id": mine["id"]}, owner="eve"
+            "chat_completion", {"message": "Hi", "conversation_id": mine["id"]}, user=User("eve")
         ),
         timeout=30,
+        user=ADMIN,
     )
     assert record["state"] == "FAILURE"
-    assert record["error"] == "That conversation belongs to someone else."
+    # Someone else's conversation answers as one that does not exist.
+    assert record["error"] == "That conversation no longer exists; start a new one."
     assert fake.requests() == []
 
 
@@ -243,9 +251,10 @@ def test_a_batch_with_one_failing_item(ai_worker, fake) -> None:
     fake.fail_on_word["FORBIDDEN"] = Failure(400, message="That request is not allowed.")
     rows = "prompt\n" + "\n".join(f"Question {n}" for n in range(5)) + "\nA FORBIDDEN one\n"
     job_id = jobs.submit(
-        "batch_ai_requests", {"concurrency": 3}, files=[("prompts.csv", rows.encode())]
+        "batch_ai_requests", {"concurrency": 3}, files=[("prompts.csv", rows.encode())],
+        user=TESTER,
     )
-    record = jobs.wait(job_id, timeout=60)
+    record = jobs.wait(job_id, timeout=60, user=ADMIN)
 
     assert record["state"] == "SUCCESS", record.get("error")
     result = record["result"]
@@ -254,10 +263,12 @@ def test_a_batch_with_one_failing_item(ai_worker, fake) -> None:
     assert "That request is not allowed." in result["items"][5]["error"]
     assert record["progress"]["current"] == record["progress"]["total"] == 6
     table = list(
-        csv.DictReader(io.StringIO(jobs.output_bytes(job_id, "results.csv").decode("utf-8-sig")))
+        csv.DictReader(io.StringIO(
+            jobs.output_bytes(job_id, "results.csv", user=ADMIN).decode("utf-8-sig")
+        ))
     )
     assert [r["status"] for r in table] == ["ok"] * 5 + ["failed"]
-    sheet = load_workbook(io.BytesIO(jobs.output_bytes(job_id, "results.xlsx"))).active
+    sheet = load_workbook(io.BytesIO(jobs.output_bytes(job_id, "results.xlsx", user=ADMIN))).active
     assert sheet.max_row == 7
 
 
@@ -271,12 +282,15 @@ def test_the_rate_limit_holds_across_two_worker_processes(
     ids: list[str] = []
     try:
         with ai_queue_only_for([ai_worker.hostname, second.hostname]):
-            ids = [jobs.submit("claude_completion", {"prompt": f"limited {n}"}) for n in range(10)]
+            ids = [
+                jobs.submit("claude_completion", {"prompt": f"limited {n}"}, user=TESTER)
+                for n in range(10)
+            ]
             deadline = time.monotonic() + 30
             while len(fake.requests()) < 8 and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(3)  # the other jobs are running too, waiting for the window
-            records = [jobs.get(i) for i in ids]
+            records = [jobs.get(i, user=ADMIN) for i in ids]
             assert len(fake.requests()) == 8
             assert sum(r["state"] == "SUCCESS" for r in records) == 8
             waiting = [r for r in records if r["state"] != "SUCCESS"]
@@ -284,13 +298,13 @@ def test_the_rate_limit_holds_across_two_worker_processes(
             ran = {r["worker"] for r in records if r.get("worker")}
             assert ran == {ai_worker.hostname, second.hostname}
             for record in waiting:  # cancelling stops the wait: the jobs never call out
-                assert jobs.cancel(record["id"])
+                assert jobs.cancel(record["id"], user=ADMIN)
             time.sleep(2)
             assert len(fake.requests()) == 8
     finally:
         second.kill()
         for job_id in ids:
-            jobs.cancel(job_id)
+            jobs.cancel(job_id, user=ADMIN)
 
 
 RESERVER = """
@@ -327,9 +341,13 @@ def test_stored_usage_adds_up_per_day_and_model(redis_client) -> None:
     day = "2031-01-02"
     when = time.mktime(time.strptime(day, "%Y-%m-%d")) + 43200
     redis_client.delete(f"nexus:ai:usage:{day}")
-    ai_state.record_usage(Usage("anthropic", "claude-sonnet-5-5", 1, 1000, 200, 100, 0.004), when)
-    ai_state.record_usage(Usage("anthropic", "claude-sonnet-5-5", 2, 500, 100, 0, 0.002), when)
-    ai_state.record_usage(Usage("openai-compatible", "llama3.1", 1, 50, 10, 0, None), when)
+    usage = [
+        Usage("anthropic", "claude-sonnet-5-5", 1, 1000, 200, 100, 0.004),
+        Usage("anthropic", "claude-sonnet-5-5", 2, 500, 100, 0, 0.002),
+        Usage("openai-compatible", "llama3.1", 1, 50, 10, 0, None),
+    ]
+    for call in usage:
+        ai_state.record_usage(call, "ada", when)
     [totals] = ai_state.usage_by_day(1, until=date(2031, 1, 2))
     assert (totals["requests"], totals["input_tokens"], totals["output_tokens"]) == (4, 1550, 310)
     assert totals["cost_usd"] == pytest.approx(0.006)
@@ -354,7 +372,7 @@ def page_settings(fake: FakeAIServer, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def run_page(at: AppTest | None = None) -> AppTest:
-    at = at or AppTest.from_file(str(ROOT / "pages" / "ai.py"), default_timeout=30)
+    at = at or page_test(str(ROOT / "pages" / "ai.py"), default_timeout=30)
     at.run()
     assert not at.exception, at.exception
     return at

@@ -18,11 +18,14 @@ import redis
 from streamlit.testing.v1 import AppTest
 
 from app import jobs, redis_server
+from app.auth import SYSTEM, User
 from app.mail import inbox
 from app.mail_state import ScheduledEmail, ScheduleStore, SendLedger, Throttle
 from app.settings import get_settings
 from tests.support.mail_server import MailServer
+from tests.support.pages import page_test
 from tests.support.processes import Proc, start_worker
+from tests.support.users import ADMIN, TESTER
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +82,11 @@ def workers(redis_url: str, session_dir: Path, mail_server: MailServer):
     pool.current.stop()
 
 
-def submit_and_wait(kind: str, params: dict, timeout: float = 30, **options) -> dict:
-    return jobs.wait(jobs.submit(kind, params, **options), timeout)
+def submit_and_wait(
+    kind: str, params: dict, timeout: float = 30, owner: str = TESTER.id, **options
+) -> dict:
+    user = User(owner)
+    return jobs.wait(jobs.submit(kind, params, **options, user=user), timeout, user=user)
 
 
 def test_send_email_delivers_headers_mime_tree_attachments_and_hides_bcc(workers, mail_server):
@@ -129,7 +135,7 @@ def test_attachments_come_only_from_the_senders_own_jobs(workers, mail_server):
         {"subject": "Hi", "text": "Hello", "recipients": ["ann@example.com"]},
         owner="ann",
     )
-    [outcomes] = jobs.outputs(own["id"])
+    [outcomes] = jobs.outputs(own["id"], user=ADMIN)
     mail_server.reset()
 
     theft = submit_and_wait(
@@ -219,7 +225,7 @@ def test_bulk_personalises_each_message_and_reports_every_recipient(workers, mai
     assert "Dear &lt;Bob&gt;, thanks for choosing Team." in bob_html
     assert mail_server.handler.sessions <= 2  # 4 messages over at most 2 reused sessions
 
-    outcomes = jobs.output_bytes(record["id"], "outcomes.csv").decode()
+    outcomes = jobs.output_bytes(record["id"], "outcomes.csv", user=ADMIN).decode()
     assert "gone@example.com,failed" in outcomes and "not-an-address,skipped" in outcomes
 
 
@@ -284,7 +290,7 @@ def dispatch_until(mail_server: MailServer, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while len(mail_server.received) < count:
         assert time.monotonic() < deadline, f"only {len(mail_server.received)} arrived"
-        jobs.wait(jobs.submit("dispatch_due_emails"), 10)
+        jobs.wait(jobs.submit("dispatch_due_emails", user=SYSTEM), 10, user=ADMIN)
         time.sleep(1)
 
 
@@ -307,14 +313,14 @@ def test_scheduled_emails_are_listed_cancellable_and_sent_when_due(workers, mail
     assert store.cancel(drop, owner="bob") == "missing"  # not bob's to cancel
     assert store.cancel(drop, owner="ann") == "cancelled"
 
-    early = jobs.wait(jobs.submit("dispatch_due_emails"), 10)
+    early = jobs.wait(jobs.submit("dispatch_due_emails", user=SYSTEM), 10, user=ADMIN)
     if early["finished_at"] < store.get(keep).due_at:  # a slow box may already be past it
         assert early["result"]["dispatched"] == 0 and mail_server.received == []
     dispatch_until(mail_server, 1, timeout=20)
     time.sleep(1)
     assert [r.message["Subject"] for r in mail_server.received] == ["Keep me"]
     sent = store.get(keep)
-    assert sent.state == "dispatched" and jobs.get(sent.job_id)["state"] == "SUCCESS"
+    assert sent.state == "dispatched" and jobs.get(sent.job_id, user=ADMIN)["state"] == "SUCCESS"
     assert store.get(drop).state == "cancelled"
     assert store.cancel(keep, owner="ann") == "dispatched"
 
@@ -355,7 +361,7 @@ def test_the_send_ledger_lets_exactly_one_claim_win(redis_url: str):
     for t in threads:
         t.join()
     assert sorted(results) == ["busy"] * 7 + ["claimed"]
-    ledger.mark_sent(key, {"message_id": "<m@x>"})
+    ledger.mark_sent(key, "ann", {"message_id": "<m@x>"})
     assert ledger.claim(key).status == "sent"
 
 
@@ -403,7 +409,7 @@ def test_scheduled_emails_survive_a_redis_restart(tmp_path: Path):
 
 
 def email_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "email.py"), default_timeout=30)
+    at = page_test(str(ROOT / "pages" / "email.py"), default_timeout=30)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -416,7 +422,7 @@ def test_the_page_sends_lists_cancels_and_reads_the_local_inbox(workers, mail_se
     at.text_area(key="compose-html").input("<p>Hi from the <b>page</b></p>").run()
     at.button(key="compose-send").click().run()
     job_id = at.session_state["compose-job"]
-    assert jobs.wait(job_id, 30)["state"] == "SUCCESS"
+    assert jobs.wait(job_id, 30, user=ADMIN)["state"] == "SUCCESS"
     [got] = mail_server.wait_for(1)
     assert got.message["Subject"] == "From the page"
 
@@ -440,7 +446,7 @@ def test_a_worker_killed_during_a_bulk_send_loses_and_doubles_nothing(workers, m
             "text": "x",
             "recipients": addresses,
             "rate_per_minute": 600,
-        },
+        }, user=TESTER
     )  # 10 a second, so the kill lands mid-list
     mail_server.wait_for(4, timeout=30)
     # SMTP has no two-phase commit: a kill between the server's 250 and the ledger write would
@@ -452,10 +458,10 @@ def test_a_worker_killed_during_a_bulk_send_loses_and_doubles_nothing(workers, m
     assert killed_with < len(addresses)
 
     # The broker hands the unacknowledged message to a worker once the visibility timeout passed.
-    started = jobs.get(job_id)["started_at"]
+    started = jobs.get(job_id, user=ADMIN)["started_at"]
     time.sleep(max(0.0, started + VISIBILITY_TIMEOUT + 0.5 - time.time()))
     workers.current = workers.start()
-    record = jobs.wait(job_id, 45)
+    record = jobs.wait(job_id, 45, user=ADMIN)
     assert record["state"] == "SUCCESS", record["error"]
     assert record["result"]["sent"] == len(addresses)
     counts = Counter(mail_server.to_addresses())
@@ -470,7 +476,7 @@ def test_a_schedule_due_after_the_visibility_timeout_is_delivered_once(workers, 
     delivered_at = time.monotonic()
     # An ETA message would come back once the visibility timeout passed; this must not.
     while time.monotonic() - delivered_at < VISIBILITY_TIMEOUT + 2:
-        jobs.wait(jobs.submit("dispatch_due_emails"), 10)
+        jobs.wait(jobs.submit("dispatch_due_emails", user=SYSTEM), 10, user=ADMIN)
         time.sleep(1)
     assert [r.message["Subject"] for r in mail_server.received] == ["After the timeout"]
     assert ScheduleStore().get(schedule_id).state == "dispatched"

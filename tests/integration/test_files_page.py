@@ -8,6 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import jobs
+from tests.support.pages import page_test
+from tests.support.users import ADMIN, TESTER
 from tests.unit.office import hostile, samples
 
 pytestmark = pytest.mark.integration
@@ -15,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def page_for(job_id: str) -> AppTest:
-    jobs.wait(job_id, timeout=60)
-    at = AppTest.from_file(str(ROOT / "pages/files.py"), default_timeout=30)
+    jobs.wait(job_id, timeout=60, user=ADMIN)
+    at = page_test(str(ROOT / "pages/files.py"), default_timeout=30)
     at.session_state["files_job"] = job_id
     at.run()
     assert not at.exception, at.exception
@@ -24,11 +26,11 @@ def page_for(job_id: str) -> AppTest:
 
 
 def submit(kind: str, params: dict, *paths: Path) -> str:
-    return jobs.submit(kind, params, files=[(p.name, p.read_bytes()) for p in paths])
+    return jobs.submit(kind, params, files=[(p.name, p.read_bytes()) for p in paths], user=TESTER)
 
 
 def test_page_states_accepted_types_and_limits(worker) -> None:
-    at = AppTest.from_file(str(ROOT / "pages/files.py"), default_timeout=30).run()
+    at = page_test(str(ROOT / "pages/files.py"), default_timeout=30).run()
     assert not at.exception
     caption = at.caption[0].value
     assert "Word (.docx)" in caption and "100 MB" in caption and "200 MB" in caption
@@ -90,14 +92,14 @@ def test_every_operation_renders(worker, tmp_path: Path, kind: str, make, name: 
 def test_upload_pick_operations_and_submit(worker, tmp_path: Path) -> None:
     first = samples.pdf_document(tmp_path / "a.pdf", pages=1, title="First")
     second = samples.pdf_document(tmp_path / "b.pdf", pages=2, title="Second")
-    at = AppTest.from_file(str(ROOT / "pages/files.py"), default_timeout=30).run()
+    at = page_test(str(ROOT / "pages/files.py"), default_timeout=30).run()
     at.file_uploader[0].set_value(
         [(p.name, p.read_bytes(), "application/pdf") for p in (first, second)]
     ).run()
     assert not at.checkbox[0].value  # PDFs of one kind default to one job, so they can merge
     at.multiselect(key="ops-pdf").set_value(["metadata", "merge"]).run()
     next(b for b in at.button if b.label == "Process").click().run()
-    record = jobs.wait(at.session_state["files_job"], timeout=60)
+    record = jobs.wait(at.session_state["files_job"], timeout=60, user=ADMIN)
     assert record["kind"] == "process_pdf" and record["state"] == "SUCCESS", record["error"]
     assert record["result"]["merge"]["merge"]["pages"] == 3
     at.run()

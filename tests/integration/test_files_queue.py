@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import jobs
+from tests.support.users import ADMIN, TESTER
 from tests.unit.office import hostile, samples
 
 pytestmark = pytest.mark.integration
@@ -37,8 +38,8 @@ def upload(path: Path) -> tuple[str, bytes]:
 
 
 def run(kind: str, params: dict, *paths: Path, timeout: float = 60) -> dict:
-    job_id = jobs.submit(kind, params, files=[upload(p) for p in paths])
-    return jobs.wait(job_id, timeout=timeout)
+    job_id = jobs.submit(kind, params, files=[upload(p) for p in paths], user=TESTER)
+    return jobs.wait(job_id, timeout=timeout, user=ADMIN)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_each_task_succeeds_with_outputs(
     assert set(record["result"]["files"][0]["operations"]) == set(operations)
     names = [output["name"] for output in record["outputs"]]
     assert expected_output in names
-    assert jobs.output_bytes(record["id"], expected_output)
+    assert jobs.output_bytes(record["id"], expected_output, user=ADMIN)
     assert record["progress"]["message"] == "Done"
 
 
@@ -71,7 +72,7 @@ def test_merge_and_a_password_kept_out_of_the_record(worker, made: dict[str, Pat
     assert record["state"] == "SUCCESS", record["error"]
     assert record["result"]["merge"]["merge"]["pages"] == 3
     assert record["params"]["password"] == "********"
-    with zipfile.ZipFile(io.BytesIO(jobs.zip_outputs(record["id"]))) as archive:
+    with zipfile.ZipFile(io.BytesIO(jobs.zip_outputs(record["id"], user=ADMIN))) as archive:
         assert archive.namelist() == ["merged.pdf"]
 
 
@@ -124,7 +125,7 @@ def test_batch_runs_children_in_parallel_and_one_bad_file_fails_alone(
     assert by_file["report.docx"]["ok"] and "extract_text" in by_file["report.docx"]["operations"]
     assert set(by_file["manual.pdf"]["operations"]) == {"metadata"}
     assert "entity or DTD declarations" in by_file["laughs.docx"]["error"]
-    children = {child["id"]: child for child in jobs.children(record["id"])}
+    children = {child["id"]: child for child in jobs.children(record["id"], user=ADMIN)}
     assert len(children) == 4
     bad = children[by_file["laughs.docx"]["job_id"]]
     assert bad["state"] == "FAILURE" and bad["retries"] == 0 and bad["parent"] == record["id"]
@@ -150,4 +151,4 @@ def test_batch_of_good_files_reports_progress_and_no_stray_jobs(
     assert (record["result"]["succeeded"], record["result"]["failed"]) == (2, 0)
     assert record["progress"]["message"] == "Done"
     assert len(record["children"]) == 2
-    assert jobs.list(kind="finish_file_batch").total == 0
+    assert jobs.list(kind="finish_file_batch", user=ADMIN).total == 0

@@ -10,7 +10,9 @@ import zipfile
 import pytest
 
 from app import jobs, maintenance, monitor, storage
+from app.auth import SYSTEM
 from app.connection import get_registry
+from tests.support.users import ADMIN
 
 pytestmark = pytest.mark.integration
 DAY = 86400
@@ -35,17 +37,17 @@ def test_retention_removes_old_jobs_from_registry_and_storage() -> None:
     fresh = _finished_job(age_days=1)
     result = maintenance.cleanup_old_results(retention_days=30)
     assert result["jobs_removed"] >= 1
-    assert jobs.get(old) is None and not storage.job_dir(old).exists()
-    assert jobs.get(fresh) is not None and storage.job_dir(fresh).exists()
+    assert jobs.get(old, user=ADMIN) is None and not storage.job_dir(old).exists()
+    assert jobs.get(fresh, user=ADMIN) is not None and storage.job_dir(fresh).exists()
 
 
 def test_failed_jobs_leave_the_dead_letters_after_the_retention() -> None:
     old = _finished_job("FAILURE", age_days=40)
     recent = _finished_job("FAILURE", age_days=2)
     maintenance.cleanup_failed_tasks(retention_days=30)
-    dead = [j["id"] for j in jobs.dead_letters(limit=500).jobs]
+    dead = [j["id"] for j in jobs.dead_letters(limit=500, user=ADMIN).jobs]
     assert old not in dead and recent in dead
-    assert jobs.get(old) is None
+    assert jobs.get(old, user=ADMIN) is None
 
 
 def test_temp_files_older_than_an_hour_go(tmp_path) -> None:
@@ -75,12 +77,13 @@ def test_archive_moves_old_folders_into_dated_zips_without_losing_a_file() -> No
     assert result["archived"] >= 1
     assert not storage.job_dir(old).exists()
     assert clash.read_bytes() == b"someone else's archive"
-    archive = storage.resolve(jobs.get(old)["archive"])
+    archive = storage.resolve(jobs.get(old, user=ADMIN)["archive"])
     with zipfile.ZipFile(archive) as bundle:
         assert sorted(bundle.namelist()) == before
-    assert sorted(o["name"] for o in jobs.outputs(old)) == ["report (2).txt", "report (3).txt",
-                                                            "report.txt"]
-    assert jobs.output_bytes(old, "report.txt") == b"output 0"
+    assert sorted(o["name"] for o in jobs.outputs(old, user=ADMIN)) == [
+        "report (2).txt", "report (3).txt", "report.txt"
+    ]
+    assert jobs.output_bytes(old, "report.txt", user=ADMIN) == b"output 0"
 
 
 def test_queue_samples_are_kept_for_the_chart_and_expire() -> None:
@@ -94,10 +97,10 @@ def test_queue_samples_are_kept_for_the_chart_and_expire() -> None:
 
 
 def test_maintenance_tasks_run_on_the_maintenance_queue(worker) -> None:
-    health = jobs.wait(jobs.submit("health_check"), 30)
+    health = jobs.wait(jobs.submit("health_check", user=SYSTEM), 30, user=ADMIN)
     assert health["state"] == "SUCCESS" and health["queue"] == "maintenance"
     assert monitor.last_health()["problems"] == []
-    sample = jobs.wait(jobs.submit("monitor_queue_sizes"), 30)
+    sample = jobs.wait(jobs.submit("monitor_queue_sizes", user=SYSTEM), 30, user=ADMIN)
     assert set(sample["result"]) == {"email", "files", "ai", "reports", "maintenance"}
 
 

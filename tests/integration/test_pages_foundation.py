@@ -9,13 +9,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import jobs
+from app.auth import User
+from tests.support.pages import page_test
+from tests.support.users import ADMIN, TESTER
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(path: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / path), default_timeout=30)
+    at = page_test(str(ROOT / path), default_timeout=30)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -36,8 +39,8 @@ def _table(at: AppTest, column: str) -> list:
 
 
 def test_home_shows_redis_workers_queues_and_todays_jobs(worker) -> None:
-    job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0})
-    jobs.wait(job_id, 20)
+    job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, user=TESTER)
+    jobs.wait(job_id, 20, user=ADMIN)
     at = _run("app.py")
     assert "Redis is reachable." in _text(at)
     assert _table(at, "Queue") == ["email", "files", "ai", "reports", "maintenance"]
@@ -49,10 +52,10 @@ def test_home_shows_redis_workers_queues_and_todays_jobs(worker) -> None:
 
 def test_monitor_lists_filters_and_shows_details(worker) -> None:
     owner = f"grace-{time.time_ns()}"
-    ok = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, owner=owner)
-    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, owner=owner)
-    jobs.wait(ok, 20)
-    jobs.wait(bad, 20)
+    ok = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, user=User(owner))
+    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, user=User(owner))
+    jobs.wait(ok, 20, user=ADMIN)
+    jobs.wait(bad, 20, user=ADMIN)
 
     at = _run("pages/task_monitor.py")
     assert bad in _table(at, "Job") and ok in _table(at, "Job")
@@ -76,32 +79,32 @@ def test_monitor_lists_filters_and_shows_details(worker) -> None:
 
 
 def test_monitor_cancels_a_running_job(worker) -> None:
-    job_id = jobs.submit("sample_job", {"steps": 60, "step_seconds": 0.2})
+    job_id = jobs.submit("sample_job", {"steps": 60, "step_seconds": 0.2}, user=TESTER)
     deadline = time.monotonic() + 20
-    while jobs.get(job_id)["state"] != "PROGRESS" and time.monotonic() < deadline:
+    while jobs.get(job_id, user=ADMIN)["state"] != "PROGRESS" and time.monotonic() < deadline:
         time.sleep(0.05)
     at = _run("pages/task_monitor.py")
     at.text_input(key="detail_id").input(job_id).run()
     at.button(key="act_cancel").click().run()
-    assert jobs.get(job_id)["state"] == "REVOKED"
+    assert jobs.get(job_id, user=ADMIN)["state"] == "REVOKED"
 
 
 def test_monitor_retries_a_failed_job_and_handles_dead_letters(worker) -> None:
-    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True})
-    jobs.wait(bad, 20)
+    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, user=TESTER)
+    jobs.wait(bad, 20, user=ADMIN)
     at = _run("pages/task_monitor.py")
     at.text_input(key="detail_id").input(bad).run()
     at.button(key="act_retry").click().run()
-    new_id = jobs.get(bad)["retried_by"]
+    new_id = jobs.get(bad, user=ADMIN)["retried_by"]
     assert new_id and at.text_input(key="detail_id").value == new_id
-    jobs.wait(new_id, 20)
+    jobs.wait(new_id, 20, user=ADMIN)
 
-    other = jobs.get(new_id)
+    other = jobs.get(new_id, user=ADMIN)
     assert other["state"] == "FAILURE"
     at = _run("pages/task_monitor.py")
     at.button(key=f"dl_dismiss_{new_id}").click().run()
-    assert new_id not in [j["id"] for j in jobs.dead_letters().jobs]
-    assert jobs.get(new_id)["state"] == "FAILURE"  # dismissed, not deleted
+    assert new_id not in [j["id"] for j in jobs.dead_letters(user=ADMIN).jobs]
+    assert jobs.get(new_id, user=ADMIN)["state"] == "FAILURE"  # dismissed, not deleted
 
 
 def test_monitor_pings_every_queue(worker) -> None:
@@ -112,7 +115,7 @@ def test_monitor_pings_every_queue(worker) -> None:
 
 def test_monitor_pages_through_jobs(worker) -> None:
     owner = f"pager-{time.time_ns()}"
-    ids = [jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, owner=owner)
+    ids = [jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, user=User(owner))
            for _ in range(30)]
     at = _run("pages/task_monitor.py")
     at.text_input(key="f_owner").input(owner).run()

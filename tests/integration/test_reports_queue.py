@@ -25,7 +25,9 @@ from streamlit.testing.v1 import AppTest
 from app import jobs, report_schedules, storage
 from app.registry import Registry
 from tests.support.fake_ai import GOOD_KEY, FakeAIServer
+from tests.support.pages import page_test
 from tests.support.processes import ROOT, start_beat, start_worker
+from tests.support.users import ADMIN, TESTER
 from tests.unit.reports.datasets import sales
 
 pytestmark = pytest.mark.integration
@@ -34,18 +36,20 @@ REPORT_OUTPUTS = {"report.html", "report.xlsx", "report.pdf", "report.json"}
 
 
 def _succeeded(job_id: str, timeout: float = 120.0) -> dict:
-    record = jobs.wait(job_id, timeout=timeout)
+    record = jobs.wait(job_id, timeout=timeout, user=ADMIN)
     assert record["state"] == "SUCCESS", record.get("error") or record.get("traceback")
     return record
 
 
 def test_analytics_report_from_an_upload(worker) -> None:
     upload = ("sales.csv", sales(400).to_csv(index=False).encode())
-    job_id = jobs.submit("generate_analytics_report", {"title": "Sales"}, files=[upload])
+    job_id = jobs.submit(
+        "generate_analytics_report", {"title": "Sales"}, files=[upload], user=TESTER
+    )
     record = _succeeded(job_id)
 
-    assert {o["name"] for o in jobs.outputs(job_id)} == REPORT_OUTPUTS
-    html = jobs.output_bytes(job_id, "report.html").decode()
+    assert {o["name"] for o in jobs.outputs(job_id, user=ADMIN)} == REPORT_OUTPUTS
+    html = jobs.output_bytes(job_id, "report.html", user=ADMIN).decode()
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "<script" not in html.lower()
     result = record["result"]
@@ -60,47 +64,52 @@ def test_summary_report_reads_an_earlier_jobs_output(worker) -> None:
         {"team": t, "hours": h, "day": f"2025-03-{d:02d}"}
         for d, (t, h) in enumerate([("Ops", 5), ("Dev", 8), ("Ops", 2), ("Dev", 9)], 1)
     ]
-    export_id = jobs.submit("export_data", {"records": records, "formats": ["csv", "json"]})
+    export_id = jobs.submit(
+        "export_data", {"records": records, "formats": ["csv", "json"]}, user=TESTER
+    )
     _succeeded(export_id)
-    csv_ref = next(o for o in jobs.outputs(export_id) if o["name"] == "export.csv")
+    csv_ref = next(o for o in jobs.outputs(export_id, user=ADMIN) if o["name"] == "export.csv")
 
-    job_id = jobs.submit("generate_summary_report", {"formats": ["html", "json"]}, files=[csv_ref])
+    job_id = jobs.submit(
+        "generate_summary_report", {"formats": ["html", "json"]}, files=[csv_ref], user=TESTER
+    )
     result = _succeeded(job_id)["result"]
     assert result["summary"]["source"] == "the offline analyser (no AI model was used)"
     assert "The data has 4 rows and 3 columns" in result["summary"]["text"]
-    report = json.loads(jobs.output_bytes(job_id, "summary-report.json"))
+    report = json.loads(jobs.output_bytes(job_id, "summary-report.json", user=ADMIN))
     assert report["executive_summary"]["source"].startswith("the offline analyser")
-    html = jobs.output_bytes(job_id, "summary-report.html").decode()
+    html = jobs.output_bytes(job_id, "summary-report.html", user=ADMIN).decode()
     assert "written by the offline analyser" in html
 
 
 def test_export_job_round_trips_and_names_its_own_files(worker) -> None:
     records = [{"name": "Zoë", "a/b": 1.5, "../x": None}, {"name": "=cmd()", "a/b": -2}]
     job_id = jobs.submit(
-        "export_data", {"records": records, "formats": ["json", "xml", "xlsx", "csv"]}
-    )
+        "export_data", {"records": records, "formats": ["json", "xml", "xlsx", "csv"]}, user=TESTER)
     _succeeded(job_id)
-    assert {o["name"] for o in jobs.outputs(job_id)} == {
+    assert {o["name"] for o in jobs.outputs(job_id, user=ADMIN)} == {
         "export.json",
         "export.xml",
         "export.xlsx",
         "export.csv",
     }
-    assert json.loads(jobs.output_bytes(job_id, "export.json")) == records
-    assert b"'=cmd()" in jobs.output_bytes(job_id, "export.csv")
+    assert json.loads(jobs.output_bytes(job_id, "export.json", user=ADMIN)) == records
+    assert b"'=cmd()" in jobs.output_bytes(job_id, "export.csv", user=ADMIN)
 
 
 def test_performance_report_matches_the_jobs_this_test_ran(worker) -> None:
     start = time.time()
-    ids = [jobs.submit("ping") for _ in range(3)]
-    ids.append(jobs.submit("sample_job", {"steps": 1, "step_seconds": 0.2}))
-    ids.append(jobs.submit("sample_job", {"steps": 1, "step_seconds": 0.05, "fail": True}))
-    ran = [jobs.wait(i, timeout=60) for i in ids]
+    ids = [jobs.submit("ping", user=TESTER) for _ in range(3)]
+    ids.append(jobs.submit("sample_job", {"steps": 1, "step_seconds": 0.2}, user=TESTER))
+    ids.append(
+        jobs.submit("sample_job", {"steps": 1, "step_seconds": 0.05, "fail": True}, user=TESTER)
+    )
+    ran = [jobs.wait(i, timeout=60, user=ADMIN) for i in ids]
     end = time.time()
 
     job_id = jobs.submit(
         "generate_task_performance_report",
-        {"start": start, "end": end, "kinds": ["ping", "sample_job"]},
+        {"start": start, "end": end, "kinds": ["ping", "sample_job"]}, user=TESTER
     )
     record = _succeeded(job_id)
     numbers = record["result"]["numbers"]
@@ -114,9 +123,9 @@ def test_performance_report_matches_the_jobs_this_test_ran(worker) -> None:
     assert numbers["run_p95"] == pytest.approx(np.percentile(runs, 95))
     assert numbers["wait_p95"] == pytest.approx(np.percentile(waits, 95))
 
-    html = jobs.output_bytes(job_id, "task-performance.html").decode()
+    html = jobs.output_bytes(job_id, "task-performance.html", user=ADMIN).decode()
     assert "The sample job was asked to fail." in html
-    xlsx = next(o for o in jobs.outputs(job_id) if o["name"] == "task-performance.xlsx")
+    xlsx = next(o for o in jobs.outputs(job_id, user=ADMIN) if o["name"] == "task-performance.xlsx")
     book = openpyxl.load_workbook(storage.resolve(xlsx))
     assert {row[0] for row in book["Jobs"].iter_rows(min_row=2, values_only=True)} == set(ids)
     assert book["Charts"]._charts
@@ -166,8 +175,9 @@ def test_bad_schedules_are_refused_in_plain_words(worker) -> None:
     job_id = jobs.submit(
         "schedule_recurring_report",
         {"report": "task_performance", "cron": "every monday", "recipients": ["boss@example.com"]},
+        user=TESTER,
     )
-    record = jobs.wait(job_id, timeout=60)
+    record = jobs.wait(job_id, timeout=60, user=ADMIN)
     assert record["state"] == "FAILURE"
     assert "five cron fields" in record["error"]
 
@@ -201,8 +211,9 @@ def _submit_in(env: dict[str, str], kind: str, params: dict, upload: Path | None
     """Submit a job from a process on the isolated database, uploading `upload` if given."""
     code = (
         "import json, sys; from pathlib import Path; from app import jobs; "
+        "from tests.support.users import TESTER; "
         "files = [(Path(p).name, Path(p).read_bytes()) for p in sys.argv[2:]]; "
-        f"print(jobs.submit({kind!r}, json.loads(sys.argv[1]), files=files))"
+        f"print(jobs.submit({kind!r}, json.loads(sys.argv[1]), files=files, user=TESTER))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(params), *([str(upload)] if upload else [])],
@@ -349,7 +360,7 @@ def test_recurring_reports_added_at_runtime_fire_next_minute_and_are_emailed(
 
 
 def _page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "reports.py"), default_timeout=60)
+    at = page_test(str(ROOT / "pages" / "reports.py"), default_timeout=60)
     at.run()
     assert not at.exception, at.exception
     return at
