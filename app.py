@@ -10,6 +10,7 @@ import streamlit as st
 from app import jobs, monitor
 from app.settings import QUEUES, get_settings
 from app.ui import STATE_ICONS
+from app.ui.signin import current_user, require_sign_in, sidebar
 
 ROOT = Path(__file__).resolve().parent
 PAGES = [
@@ -18,6 +19,9 @@ PAGES = [
     ("pages/email.py", "Email", ":material/mail:"),
     ("pages/reports.py", "Reports", ":material/analytics:"),
     ("pages/task_monitor.py", "Task Monitor", ":material/monitor_heart:"),
+    ("pages/my_files.py", "My files", ":material/folder_open:"),
+    ("pages/admin.py", "Admin", ":material/admin_panel_settings:"),
+    ("pages/audit.py", "Audit log", ":material/policy:"),
 ]
 
 
@@ -61,7 +65,7 @@ def queue_health() -> None:
 
 def todays_jobs() -> None:
     st.subheader("Today's jobs")
-    counts = jobs.counts_today()
+    counts = jobs.counts_today(user=current_user())
     columns = st.columns(len(counts))
     for column, (state, count) in zip(columns, counts.items()):
         column.metric(f"{STATE_ICONS[state]} {state.title()}", count)
@@ -85,11 +89,14 @@ def links() -> None:
     columns = st.columns(len(available) + 1)
     for column, (path, title, icon) in zip(columns, available):
         column.page_link(path, label=title, icon=icon)
-    columns[-1].link_button("Flower ↗", get_settings().flower_address)
+    if current_user().is_admin:
+        columns[-1].link_button("Flower ↗", get_settings().flower_address)
 
 
 def main() -> None:
     st.set_page_config(page_title="Nexus", page_icon=":material/hub:", layout="wide")
+    # Before navigation: a signed-out visitor gets the sign-in screen on every URL, deep links too.
+    sidebar(require_sign_in())
     pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
     pages += [
         st.Page(path, title=title, icon=icon)

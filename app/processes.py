@@ -89,12 +89,17 @@ def streamlit_command() -> list[str]:
     settings = get_settings()
     return [
         _python(), "-m", "app.web",
-        "--server.address", "127.0.0.1",
+        "--server.address", settings.streamlit_address,
         "--server.port", str(settings.streamlit_port),
         "--server.headless", "true",
         "--server.maxUploadSize", str(settings.max_upload_mb),
         "--browser.gatherUsageStats", "false",
     ]
+
+
+def idp_command() -> list[str]:
+    """The embedded identity provider (only when no OIDC_METADATA_URL is configured)."""
+    return [_python(), "-m", "app.idp", "serve"]
 
 
 def metrics_command() -> list[str]:
@@ -117,7 +122,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["worker"] and len(argv) == 2 and argv[1] in QUEUES:
         print(shlex.join(worker_command(argv[1])))
         return 0
-    if len(argv) == 1 and argv[0] in ("beat", "flower", "streamlit", "metrics"):
+    if len(argv) == 1 and argv[0] in ("beat", "flower", "streamlit", "metrics", "idp"):
         print(shlex.join(globals()[f"{argv[0]}_command"]()))
         return 0
     print("usage: python -m app.processes names | worker QUEUE | beat | flower | streamlit",

@@ -17,7 +17,7 @@ from honcho.manager import Manager
 
 from app import processes
 from app.redis_server import RedisUnavailable, ensure
-from app.settings import get_settings, redact_url
+from app.settings import Settings, get_settings, redact_url
 
 
 def _port_answers(host: str, port: int) -> bool:
@@ -40,14 +40,40 @@ def _optional_processes() -> dict[str, list[str]]:
             sys.executable, "-m", "app.mail.catcher",
             "--dir", str(settings.var_dir / "mail"), "--port", str(settings.smtp_port),
         ]
+    if settings.embedded_idp:
+        extra["idp"] = processes.idp_command()
     if find_spec("app.metrics"):
         extra["metrics"] = processes.metrics_command()
     return extra
 
 
+def _prepare_sign_in(settings: Settings) -> bool:
+    """Refuse sign-in off beyond loopback; set up the embedded provider; print its admin once."""
+    from app.idp import embedded, secrets_file
+
+    try:
+        secrets_file.check_auth_mode(settings)
+        if settings.auth_mode == "none":
+            print("Sign-in: OFF (AUTH_MODE=none), loopback only")
+            return True
+        if settings.embedded_idp:
+            admin = embedded.prepare(settings)
+            where = f"Sign-in: {settings.idp_url} (embedded, data in var/idp)"
+            print(f"{where}  {admin}" if admin else where)
+        else:
+            print(f"Sign-in: {settings.oidc_metadata_url}")
+        secrets_file.write(settings)
+    except RuntimeError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main() -> int:
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if not _prepare_sign_in(settings):
+        return 1
     try:
         url, server = ensure(settings.redis_url, settings.var_dir / "redis")
     except RedisUnavailable as exc:

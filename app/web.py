@@ -26,10 +26,47 @@ def _load_task_modules() -> None:
     jobs.tasks_by_kind()
 
 
+def _option(args: list[str], name: str) -> str | None:
+    """The value of `name` in a streamlit command line (`NAME VALUE` or `NAME=VALUE`), if given."""
+    for index, arg in enumerate(args):
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+    return None
+
+
+def with_upload_cap(args: list[str]) -> list[str]:
+    """`args` with Streamlit's upload limit set to MAX_UPLOAD_MB unless they already set one."""
+    # Streamlit's own default (200 MB) is above the app's cap, so uploads the app refuses
+    # would first be received whole.
+    if _option(args, "--server.maxUploadSize") is not None:
+        return args
+    from app.settings import get_settings
+
+    return [*args, "--server.maxUploadSize", str(get_settings().max_upload_mb)]
+
+
+def _sign_in_options(args: list[str]) -> list[str]:
+    """Write Streamlit's [auth] secrets and point it at them; refuse sign-in off beyond loopback."""
+    from app.idp import secrets_file
+    from app.settings import get_settings
+
+    settings = get_settings()
+    secrets_file.check_auth_mode(settings, _option(args, "--server.address"))
+    path = secrets_file.write(settings)
+    return ["--secrets.files", str(path)] if path else []
+
+
 def main() -> None:
     PagesManager.uses_pages_directory = False
+    args = with_upload_cap(sys.argv[1:])
+    try:
+        args += _sign_in_options(args)
+    except RuntimeError as exc:
+        sys.exit(f"Cannot start Nexus: {exc}")
     threading.Thread(target=_load_task_modules, name="load-task-modules", daemon=True).start()
-    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    sys.argv = ["streamlit", "run", str(APP), *args]
     cli.main()
 
 

@@ -17,23 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from app import jobs
 from app.processes import streamlit_command
+from tests.support.browser import LOAD_TIMEOUT_MS
 from tests.support.processes import ROOT, Proc, start_worker
 from tests.support.users import ADMIN
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("NEXUS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "task-monitor.png"
 JOB_ID_PATTERN = re.compile(r"^[0-9a-f-]{8,}$")
-LOAD_TIMEOUT_MS = 45_000
 JOB_TIMEOUT_S = 40.0
 
 
@@ -69,7 +64,8 @@ def wait_until_healthy(proc: Proc, url: str, timeout: float = 60.0) -> None:
 def start_streamlit(port: int, log_path: Path) -> Proc:
     """Start the app as `make run` starts it, on `port`, without waiting for it."""
     command = [*with_port(streamlit_command(), port), "--server.fileWatcherType", "none"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # One person on loopback: this test is about the monitor, test_signin.py about signing in.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AUTH_MODE": "none"}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -97,34 +93,6 @@ def app_url(redis_url: str, session_dir: Path) -> Iterator[str]:
         streamlit.stop(timeout=10)
         if worker is not None:
             worker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium under Playwright."""
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: run tests/e2e/ensure_chromium.sh (as root) to install it"
-    )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page with a viewport tall enough to show the monitor down to the job detail."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
-    page = context.new_page()
-    page.set_default_timeout(LOAD_TIMEOUT_MS)
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def open_monitor(page: Page, url: str) -> None:

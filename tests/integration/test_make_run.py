@@ -53,7 +53,8 @@ def _wait(predicate, what: str, log: Path, timeout: float = 120.0):
 
 @pytest.fixture
 def launcher(tmp_path: Path):
-    ports = {name: free_port() for name in ("redis", "streamlit", "flower", "metrics", "smtp")}
+    names = ("redis", "streamlit", "flower", "metrics", "smtp", "idp")
+    ports = {name: free_port() for name in names}
     env = {
         "PATH": str(Path(sys.executable).parent),  # hides the system redis-server
         "HOME": str(tmp_path),
@@ -65,6 +66,8 @@ def launcher(tmp_path: Path):
         "FLOWER_URL": f"http://127.0.0.1:{ports['flower']}",
         "METRICS_PORT": str(ports["metrics"]),
         "SMTP_PORT": str(ports["smtp"]),
+        "IDP_PORT": str(ports["idp"]),
+        "AUTH_SECRETS_FILE": str(tmp_path / "secrets.toml"),
         "PYTHONPATH": str(ROOT),
     }
     log = tmp_path / "launcher.log"
@@ -110,7 +113,13 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:
     _wait(lambda: _get(f"http://127.0.0.1:{ports['streamlit']}/_stcore/health")[1] == "ok",
           "Streamlit answering", log)
 
-    password = re.search(r"user admin\s+password (\S+)", log.read_text()).group(1)
+    printed = log.read_text()
+    assert re.search(r"Sign-in: \S+.*admin@nexus\.localhost\s+password \S+", printed), printed
+    idp = f"http://127.0.0.1:{ports['idp']}/.well-known/openid-configuration"
+    _wait(lambda: _get(idp)[0] == 200, "the identity provider answering", log)
+    assert (tmp_path / "secrets.toml").stat().st_mode & 0o777 == 0o600
+
+    password = re.search(r"user admin\s+password (\S+)", printed).group(1)
     flower = f"http://127.0.0.1:{ports['flower']}/"
     _wait(lambda: _get(flower)[0] == 401, "Flower asking for a password", log)
     assert _get(flower, ("admin", password))[0] == 200
