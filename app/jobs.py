@@ -34,7 +34,6 @@ from app.tasks.recording import (
 )
 from config.celery_config import DEFAULT_PRIORITY, celery_app, queue_for_module
 
-
 # Seconds `wait` gives a job's record to appear (a chain's next step is published late).
 RECORD_GRACE = 2.0
 
@@ -180,6 +179,8 @@ def _check_quotas(task: Task, kind: str, params: dict[str, Any], user: User) -> 
         if kind == "send_bulk_emails" and recipients:
             quotas.check_bulk_recipients(user.id, wanted)
         quotas.check_emails(user.id, wanted)
+    if kind == "schedule_recurring_report":
+        quotas.check_report_cron(params.get("cron"), user.id, user.is_admin)
     quotas.take_job_slot(user.id)  # last: a submit refused above uses no slot
 
 
@@ -326,20 +327,32 @@ def _archive(job_id: str) -> str | None:
 
 def outputs(job_id: str, *, user: User) -> list[dict]:
     """The job's output files, from its folder or, once archived, from its archive."""
-    if _visible(job_id, user) is None:
+    record = _visible(job_id, user)
+    if record is None:
         return []
     archive = _archive(job_id)
-    return storage.archived_outputs(archive) if archive else storage.list_outputs(job_id)
+    if not archive:
+        return storage.list_outputs(job_id)
+    # The record already knows each output's type; sniffing would inflate every member.
+    types = {o["name"]: o.get("type") for o in record.get("outputs") or [] if "name" in o}
+    return storage.archived_outputs(archive, types)
 
 
-def output_bytes(job_id: str, name: str, *, user: User, client: str = "") -> bytes:
-    """The bytes of one output file of a job; each download is audited."""
+def output_bytes(
+    job_id: str, name: str, *, user: User, client: str = "", audited: bool = True
+) -> bytes:
+    """The bytes of one output file of a job; each download is audited.
+
+    A page drawing a preview passes `audited=False`: it reruns often, and only a person's
+    deliberate download belongs in the audit log.
+    """
     archive = _archive(job_id)
     for output in outputs(job_id, user=user):
         if output["name"] == name:
             data = (storage.archived_bytes(archive, name) if archive
                     else storage.resolve(output).read_bytes())
-            audit.record(user, "file.download", f"{job_id}/out/{name}", client=client)
+            if audited:
+                audit.record(user, "file.download", f"{job_id}/out/{name}", client=client)
             return data
     raise FileNotFoundError(f"Job {job_id} has no output called {name}.")
 

@@ -5,14 +5,17 @@ Every function takes `now` so tests can move the clock; the maintenance tasks pa
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import storage
+from app import audit, quotas, storage
 from app.connection import get_registry
+from app.errors import PermanentError
+from app.mail_state import ScheduleStore
 from app.settings import get_settings
 
 DAY = 86400
@@ -52,11 +55,21 @@ def cleanup_old_results(now: float | None = None, retention_days: int | None = N
         job_id for job_id in registry.ids_between(0, cutoff)
         if registry.state(job_id) in ("SUCCESS", "FAILURE", "REVOKED")
     ]
+    quotas.release(old_ids)  # their files stop counting against their owners' storage
     for job_id in old_ids:
         storage.delete_job_files(job_id)
     trimmed = registry.trim(older_than=cutoff)
     orphans = _delete_orphan_folders(cutoff)
-    return {"jobs_removed": trimmed, "folders_removed": len(old_ids) + orphans}
+    archives = _delete_old_archives(cutoff)
+    audit.trim(now)
+    return {"jobs_removed": trimmed, "folders_removed": len(old_ids) + orphans,
+            "archives_removed": archives}
+
+
+def recount_storage() -> dict:
+    """Measure every job's files and rebuild each person's storage usage from scratch."""
+    totals = quotas.recount_storage()
+    return {"owners": len(totals), "bytes": sum(totals.values())}
 
 
 def _delete_orphan_folders(cutoff: float) -> int:
@@ -79,6 +92,7 @@ def cleanup_failed_tasks(now: float | None = None, retention_days: int | None = 
     days = retention_days or get_settings().retention_days
     registry = get_registry()
     expired = registry.dead_letters_before(now - days * DAY)
+    quotas.release(expired)
     for job_id in expired:
         storage.delete_job_files(job_id)
     registry.delete(expired)
@@ -98,10 +112,13 @@ def archive_old_files(now: float | None = None, older_than_days: int | None = No
     jobs_root = storage.root() / "jobs"
     if not jobs_root.is_dir():
         return {"archived": 0, "files": 0}
+    needed = folders_pending_emails_need()
     for folder in sorted(jobs_root.iterdir()):
         record = registry.get(folder.name)
         if record and record["state"] not in ("SUCCESS", "FAILURE", "REVOKED"):
             continue
+        if folder.name in needed:
+            continue  # a scheduled email, perhaps a year away, attaches a file from it
         stamp = record["submitted_at"] if record else folder.stat().st_mtime
         if stamp >= cutoff:
             continue
@@ -113,6 +130,36 @@ def archive_old_files(now: float | None = None, older_than_days: int | None = No
         archived += 1
         files += count
     return {"archived": archived, "files": files}
+
+
+def folders_pending_emails_need() -> set[str]:
+    """Job folders holding an attachment of a scheduled email that has not gone out yet."""
+    needed: set[str] = set()
+    for entry in ScheduleStore().pending():
+        for ref in entry.params.get("attachments") or []:
+            with contextlib.suppress(PermanentError):
+                area, folder = storage.scope_of(ref)
+                if area == "jobs":
+                    needed.add(folder)
+    return needed
+
+
+def _delete_old_archives(cutoff: float) -> int:
+    """Archive zips of jobs submitted before the cutoff; returns how many went.
+
+    Archives sit in folders named by the day their jobs were submitted, so a whole day folder
+    before the cutoff's day holds nothing the retention keeps.
+    """
+    archive_root = storage.root() / "archive"
+    if not archive_root.is_dir():
+        return 0
+    cutoff_day = datetime.fromtimestamp(cutoff, tz=UTC).strftime("%Y-%m-%d")
+    removed = 0
+    for day in archive_root.iterdir():
+        if day.is_dir() and day.name < cutoff_day:
+            removed += sum(1 for _ in day.glob("*.zip"))
+            shutil.rmtree(day, ignore_errors=True)
+    return removed
 
 
 def _archive_path(job_id: str, stamp: float) -> Path:

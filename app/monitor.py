@@ -16,7 +16,7 @@ import redis
 from redbeat.schedulers import RedBeatSchedulerEntry, ensure_conf
 from redbeat.schedulers import get_redis as redbeat_redis
 
-from app import jobs
+from app import audit, jobs
 from app.auth import NotAllowed, User
 from app.connection import get_redis, get_registry
 from app.settings import QUEUES, get_settings
@@ -233,7 +233,7 @@ def last_health() -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def purge(queue: str, *, user: User) -> int:
+def purge(queue: str, *, user: User, client: str = "") -> int:
     """Drop every waiting message of a queue; their jobs are marked cancelled. Admins only."""
     if not user.is_admin:
         raise NotAllowed("Only an admin can purge a queue.")
@@ -253,6 +253,7 @@ def purge(queue: str, *, user: User) -> int:
         if job_id:
             registry.transition(job_id, "REVOKED", finished_at=time.time(),
                                 error=f"Purged from the {queue} queue.")
+    audit.record(user, "queue.purge", queue, f"{len(messages)} message(s)", client)
     return len(messages)
 
 

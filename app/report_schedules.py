@@ -20,7 +20,8 @@ from email_validator import EmailNotValidError, validate_email
 from redbeat import RedBeatSchedulerEntry
 from redbeat.schedulers import ensure_conf
 
-from app import storage
+from app import audit, quotas, storage
+from app.auth import User
 from app.connection import get_redis
 from app.errors import PermanentError
 from app.settings import get_settings
@@ -102,10 +103,15 @@ def create(
     schedule_id: str | None = None,
     by_admin: bool = False,
 ) -> dict[str, Any]:
-    """Store a schedule and its beat entry; it first fires at the next time `cron` matches."""
+    """Store a schedule and its beat entry; it first fires at the next time `cron` matches.
+
+    A person's schedule may not fire more often than their shortest-interval quota allows.
+    """
     if report not in REPORT_KINDS:
         raise PermanentError(f"Unknown report '{report}'; choose from {', '.join(REPORT_KINDS)}.")
     schedule = parse_cron(cron)
+    with quotas.as_permanent():
+        quotas.check_report_interval(schedule, owner, by_admin)
     schedule_id = schedule_id or new_id()
     definition = {
         "id": schedule_id,
@@ -124,6 +130,7 @@ def create(
         pipe.hset(_key(schedule_id), mapping={"definition": json.dumps(definition)})
         pipe.zadd(_index_key(), {schedule_id: definition["created_at"]})
         pipe.execute()
+    audit.record(owner, "report-schedule.create", schedule_id, definition["cron"])
     return get(schedule_id) or definition
 
 
@@ -194,14 +201,26 @@ def list_schedules(owner: str | None = None) -> list[dict[str, Any]]:
     return [s for s in found if owner is None or s.get("owner") == owner]
 
 
-def pause(schedule_id: str, owner: str | None = None) -> bool:
+def pause(
+    schedule_id: str, owner: str | None = None, *, actor: User | str | None = None,
+    client: str = "",
+) -> bool:
     """Stop a schedule from firing until it is resumed; False when there is no such schedule."""
-    return _set_enabled(schedule_id, False, owner)
+    done = _set_enabled(schedule_id, False, owner)
+    if done:
+        audit.record(actor or owner, "report-schedule.pause", schedule_id, client=client)
+    return done
 
 
-def resume(schedule_id: str, owner: str | None = None) -> bool:
+def resume(
+    schedule_id: str, owner: str | None = None, *, actor: User | str | None = None,
+    client: str = "",
+) -> bool:
     """Let a paused schedule fire again, from its next matching time (missed runs are skipped)."""
-    return _set_enabled(schedule_id, True, owner)
+    done = _set_enabled(schedule_id, True, owner)
+    if done:
+        audit.record(actor or owner, "report-schedule.resume", schedule_id, client=client)
+    return done
 
 
 def _set_enabled(schedule_id: str, enabled: bool, owner: str | None) -> bool:
@@ -215,10 +234,14 @@ def _set_enabled(schedule_id: str, enabled: bool, owner: str | None) -> bool:
     return True
 
 
-def delete(schedule_id: str, owner: str | None = None) -> bool:
+def delete(
+    schedule_id: str, owner: str | None = None, *, actor: User | str | None = None,
+    client: str = "",
+) -> bool:
     """Remove the schedule, its beat entry and its kept data file; only `owner`'s when given."""
     if owner is not None and get(schedule_id, owner) is None:
         return False
+    audit.record(actor or owner, "report-schedule.delete", schedule_id, client=client)
     entry = _entry(schedule_id)
     if entry is not None:
         entry.delete()

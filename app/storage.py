@@ -15,6 +15,7 @@ import re
 import shutil
 import unicodedata
 import zipfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -217,16 +218,26 @@ def zip_outputs(job_id: str) -> bytes:
     return buffer.getvalue()
 
 
-def archived_outputs(archive: str) -> list[dict]:
-    """The outputs of a job whose folder maintenance moved into a zip archive."""
+def archived_outputs(archive: str, types: Mapping[str, str] | None = None) -> list[dict]:
+    """The outputs of a job whose folder maintenance moved into a zip archive.
+
+    `types` (name -> type, from the job record) saves inflating members: pages list outputs
+    on every refresh. A member it does not cover has only its first bytes inflated to sniff.
+    """
+    types = types or {}
     with zipfile.ZipFile(resolve(archive)) as bundle:
         return [
-            {"name": info.filename.removeprefix("out/"), "path": archive, "size": info.file_size,
-             "type": filetypes.sniff_bytes(bundle.read(info.filename)[: filetypes.SNIFF_BYTES]),
-             "archived": True}
+            {"name": name, "path": archive, "size": info.file_size,
+             "type": types.get(name) or _sniff_member(bundle, info), "archived": True}
             for info in bundle.infolist()
             if info.filename.startswith("out/") and not info.is_dir()
+            for name in [info.filename.removeprefix("out/")]
         ]
+
+
+def _sniff_member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    with bundle.open(info) as member:
+        return filetypes.sniff_bytes(member.read(filetypes.SNIFF_BYTES))
 
 
 def archived_bytes(archive: str, name: str) -> bytes:
@@ -247,3 +258,41 @@ def zip_archived_outputs(archive: str) -> bytes:
 
 def delete_job_files(job_id: str) -> None:
     shutil.rmtree(job_dir(job_id), ignore_errors=True)
+
+
+def archived_files(archive: str, area: str) -> list[dict]:
+    """The files of one area ("in" or "out") inside a job's archive: name and size."""
+    with zipfile.ZipFile(resolve(archive)) as bundle:
+        return [
+            {"name": info.filename.removeprefix(f"{area}/"), "size": info.file_size,
+             "modified": info.date_time}
+            for info in bundle.infolist()
+            if info.filename.startswith(f"{area}/") and not info.is_dir()
+        ]
+
+
+def archived_member(archive: str, member: str) -> bytes:
+    """The bytes of one member ("in/<name>" or "out/<name>") of a job's archive."""
+    with zipfile.ZipFile(resolve(archive)) as bundle:
+        return bundle.read(member)
+
+
+def remove_archive_member(archive: str, member: str) -> int:
+    """Rewrite a job's archive without `member`; returns how many files are left in it.
+
+    An archive left empty is removed. The new archive is written beside the old one and
+    renamed over it, so a crash leaves one whole archive, never half of one.
+    """
+    path = resolve(archive)
+    partial = path.with_name(path.name + ".partial")
+    with zipfile.ZipFile(path) as old, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as new:
+        kept = [info for info in old.infolist() if info.filename != member]
+        for info in kept:
+            new.writestr(info, old.read(info.filename))
+    left = sum(1 for info in kept if not info.is_dir())
+    if left:
+        partial.replace(path)
+    else:
+        partial.unlink()
+        path.unlink()
+    return left

@@ -34,6 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "STORAGE_DIR": str(_SESSION_DIR / "storage"),
             "VAR_DIR": str(_SESSION_DIR / "var"),
             "REGISTRY_PREFIX": "nexus",
+            # The suite acts as a few people many times over; tests/integration/test_quotas.py
+            # proves each quota with per-person overrides instead.
+            "JOBS_PER_MINUTE": "100000",
+            "EMAILS_PER_DAY": "1000000",
+            "BULK_MAX_RECIPIENTS": "100000",
+            "AI_TOKENS_PER_DAY": "1000000000",
         }
     )
     for secret in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "RESULT_BACKEND"):

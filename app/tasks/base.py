@@ -103,6 +103,8 @@ class JobTask(Task):
         self._last_progress = 0.0
         self.check_owned_inputs(kwargs)
         result = self._run_classified(*args, **kwargs)
+        # Outputs count against the owner's storage before anyone is woken to look at them.
+        quotas.settle(self.job_id)
         # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
         registry.transition(
             self.job_id,
@@ -112,7 +114,6 @@ class JobTask(Task):
             outputs=storage.list_outputs(self.job_id),
             error=None,
         )
-        quotas.settle(self.job_id)  # outputs count against the owner's storage
         return result
 
     def _run_classified(self, *args: Any, **kwargs: Any) -> Any:

@@ -37,6 +37,7 @@ from app.mail_state import (
     Throttle,
     global_limits,
 )
+from app.reports.cells import csv_value
 from app.settings import get_settings
 from app.tasks.base import JobTask
 from app.tasks.recording import OWNER_HEADER
@@ -475,7 +476,8 @@ def write_outcomes(job_id: str, outcomes: list[Outcome]) -> None:
     writer = csv_format.writer(buffer)
     writer.writerow(["row", "email", "status", "reason", "message_id"])
     for o in sorted(outcomes, key=lambda o: o.row):
-        writer.writerow([o.row, o.email, o.status, o.reason, o.message_id])
+        # A rejected row's email and reason repeat what the uploader typed: never a formula.
+        writer.writerow([csv_value(v) for v in (o.row, o.email, o.status, o.reason, o.message_id)])
     folder = storage.outputs_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{OUTCOMES_FILE}.tmp"

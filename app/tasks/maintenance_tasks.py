@@ -15,8 +15,8 @@ def cleanup_temp_files(self: JobTask, now: float | None = None) -> dict:
 
 @celery_app.task(bind=True, base=JobTask, internal=True)
 def cleanup_old_results(self: JobTask, now: float | None = None) -> dict:
-    """Daily: the retention, applied to the registry and to storage."""
-    return maintenance.cleanup_old_results(now)
+    """Daily: the retention, applied to the registry and to storage; then a storage recount."""
+    return {**maintenance.cleanup_old_results(now), "storage": maintenance.recount_storage()}
 
 
 @celery_app.task(bind=True, base=JobTask, internal=True)

@@ -117,6 +117,7 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
         return
     if isinstance(exception, JobCancelled):
         return
+    quotas.settle(task_id)  # a failed job's partial outputs count too, before anyone looks
     get_registry().transition(
         task_id,
         "FAILURE",
@@ -125,7 +126,6 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
         traceback=str(einfo.traceback) if einfo else "",
         outputs=storage.list_outputs(task_id),
     )
-    quotas.settle(task_id)  # a failed job's partial outputs count too
 
 
 @signals.task_revoked.connect
