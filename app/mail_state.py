@@ -18,6 +18,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,6 +344,15 @@ class ScheduleStore:
         """Record that `schedule_id` went to the queue as job `job_id`."""
         keys = [self.due_key, self.entry_key(schedule_id)]
         return bool(self._mark_dispatched(keys=keys, args=[schedule_id, job_id, repr(time.time())]))
+
+    def pending(self, batch: int = 500) -> Iterator[ScheduledEmail]:
+        """Every email not yet sent (scheduled or being dispatched), in due order."""
+        start = 0
+        while ids := self.redis.zrange(self.due_key, start, start + batch - 1):
+            for entry in (self.get(i) for i in ids):
+                if entry and entry.state in (SCHEDULED, DISPATCHING):
+                    yield entry
+            start += batch
 
     def next_due(self) -> float | None:
         """When the next pending email is due, or None when none is."""

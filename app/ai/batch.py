@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Font
 
 from app.ai.types import Usage
 from app.errors import JobCancelled, JobError, PermanentError, TransientError
+from app.reports.cells import csv_value, excel_value
 
 MAX_ITEMS = 200
 MAX_CONCURRENCY = 8
@@ -145,7 +146,7 @@ def write_csv(items: list[BatchItem], path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
         writer.writeheader()
         for item in items:
-            writer.writerow({k: _csv_safe(v) for k, v in item.row().items()})
+            writer.writerow({k: csv_value(v) for k, v in item.row().items()})
 
 
 def write_xlsx(items: list[BatchItem], path: Path) -> None:
@@ -156,11 +157,8 @@ def write_xlsx(items: list[BatchItem], path: Path) -> None:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for item in items:
-        sheet.append(list(item.row().values()))
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if cell.data_type == "f":
-                cell.data_type = "s"  # a model's answer starting with "=" is text, not a formula
+        # A model's answer is untrusted text: never a formula, whatever it starts with.
+        sheet.append([excel_value(v) for v in item.row().values()])
     for column, width in zip("ABCDEFGHI", (8, 50, 10, 80, 40, 20, 14, 14, 12)):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=2, min_col=2, max_col=5):
@@ -222,11 +220,3 @@ def _cell(row: list[str], index: int | None) -> str:
         return ""
     return row[index].strip()
 
-
-def _csv_safe(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula (CSV injection); "- item" bullets stay."""
-    if not isinstance(value, str) or not value:
-        return value
-    if value[0] in "=+@" or (value[0] == "-" and value[1:2] not in (" ", "")):
-        return "'" + value
-    return value

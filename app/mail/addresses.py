@@ -44,9 +44,14 @@ class Mailbox:
         return f"{self.name} <{self.address}>" if self.name else self.address
 
 
+# Every character str.splitlines() breaks on, and NUL: the email package folds headers with
+# splitlines, so a vertical tab or form feed in a subject becomes a real line break on the wire.
+_HEADER_BREAKS = frozenset("\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def check_header(field: str, value: str) -> str:
-    """`value` unchanged, or HeaderInjection when it holds a CR, LF or NUL."""
-    if any(ch in value for ch in "\r\n\0"):
+    """`value` unchanged, or HeaderInjection when it holds a line break of any kind or NUL."""
+    if not _HEADER_BREAKS.isdisjoint(value):
         raise HeaderInjection(
             f"The {field} contains a line break, which is not allowed in an email header."
         )

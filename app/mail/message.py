@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email import charset as email_charset
 from email import encoders
 from email import policy as email_policy
+from email.errors import MessageError
 from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
@@ -129,7 +130,7 @@ def build_message(
         _check_extra_header(name, value)
         msg[name] = value
     _headers_first(msg)
-    return OutgoingMessage(
+    outgoing = OutgoingMessage(
         message=msg,
         envelope_from=sender.address,
         recipients=tuple(recipients),
@@ -137,6 +138,18 @@ def build_message(
         key=key,
         subject=subject,
     )
+    _check_encodes(outgoing)
+    return outgoing
+
+
+def _check_encodes(outgoing: OutgoingMessage) -> None:
+    """Flatten now, so a header the email package refuses fails this message, not the job."""
+    try:
+        outgoing.wire_bytes  # noqa: B018 - cached: the send reuses these bytes
+    except MessageError as exc:
+        raise PermanentError(
+            f"The message cannot be encoded: a header holds text email does not allow ({exc})."
+        ) from None
 
 
 def _check_recipient_count(to: list, cc: list, bcc: list, recipients: list[str]) -> None:

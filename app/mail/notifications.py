@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
 
 from app.errors import PermanentError
 from app.mail.render import RenderedMessage
+from app.mail.sandbox import BoundedSandbox
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 APP_NAME = "Nexus"
@@ -52,7 +52,7 @@ NOTIFICATIONS: dict[str, Notification] = {
     )
 }
 
-_ENV = SandboxedEnvironment(
+_ENV = BoundedSandbox(
     loader=FileSystemLoader(TEMPLATE_DIR),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     undefined=StrictUndefined,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,12 +27,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from app.errors import PermanentError
 from app.mail.addresses import check_header
+from app.mail.sandbox import BoundedSandbox, render_bounded
 
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
 
 def _environment(autoescape: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True
     )
 
@@ -78,6 +81,20 @@ class MessageTemplate:
             html=_render(_HTML_ENV, self.html, context, "HTML body") if self.html else None,
         )
 
+    def render_preview(self, context: Mapping[str, Any], seconds: float = 5.0) -> RenderedMessage:
+        """render() off the caller's thread, given up after `seconds` (for the web server)."""
+        # The sandbox's operator caps stop the costly cases; this timeout is the backstop that
+        # keeps a page responsive if something slips past them.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-preview")
+        try:
+            return pool.submit(self.render, context).result(timeout=seconds)
+        except FutureTimeout:
+            raise TemplateProblem(
+                f"The template took longer than {seconds:g} seconds to render; simplify it."
+            ) from None
+        finally:
+            pool.shutdown(wait=False)
+
     def _parts(self) -> list[tuple[str, str, SandboxedEnvironment]]:
         parts = [("subject", self.subject, _TEXT_ENV)]
         if self.text:
@@ -122,7 +139,7 @@ def _render(env: SandboxedEnvironment, source: str, context: Mapping[str, Any], 
             f"The {label} template has a syntax error on line {exc.lineno}: {exc.message}."
         ) from None
     try:
-        return template.render(dict(context))
+        return render_bounded(template, context, label)
     except UndefinedError as exc:
         raise TemplateProblem(_undefined_sentence(label, str(exc))) from None
     except SecurityError as exc:

@@ -28,6 +28,7 @@ from app.errors import PermanentError
 from app.office import excel_stream
 from app.office.excel_formulas import FormulaStats, formula_report, sheet_parts
 from app.office.outputs import OutputFolder, Progress, no_progress, stem_of
+from app.reports.cells import csv_value as safe_cell
 
 OPERATIONS: dict[str, str] = {
     "analyze": "Analyse each sheet",
@@ -477,12 +478,12 @@ class Converter(Visitor):
 
     def header_row(self, row: list[Cell]) -> None:
         if self._csv is not None:
-            self._csv.writerow([csv_value(v) for v in row])
+            self._csv.writerow([safe_cell(csv_value(v)) for v in row])
 
     def row(self, row: list[Cell]) -> None:
         self.rows += 1
         if self._csv is not None:
-            self._csv.writerow([csv_value(v) for v in row])
+            self._csv.writerow([safe_cell(csv_value(v)) for v in row])
         if self._json_file is not None:
             record = {k: json_value(v) for k, v in zip(self.context.columns, row)}
             prefix = "\n" if self._first_json else ",\n"
@@ -613,5 +614,5 @@ def _natural(key: str) -> tuple[int, float, str]:
 
 def _csv_text(rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv.writer(buffer).writerows([safe_cell(v) for v in row] for row in rows)
     return buffer.getvalue()

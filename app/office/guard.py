@@ -97,14 +97,7 @@ def check_file(path: Path, expected: str | None = None, name: str | None = None)
     taken from the bytes (or, for a file that is not what it claims, from its name).
     """
     path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise PermanentError("This file is empty.")
-    limit = get_settings().max_upload_bytes
-    if size > limit:
-        raise PermanentError(
-            f"This file is {size / 2**20:.0f} MB, over the {limit // 2**20} MB limit."
-        )
+    check_size(path)
     kind = filetypes.sniff_file(path)
     wanted = expected or family_of(kind) or family_from_name(name or path.name)
     if wanted is None:
@@ -119,6 +112,18 @@ def check_file(path: Path, expected: str | None = None, name: str | None = None)
     elif wanted == "image":
         check_image(path)
     return wanted
+
+
+def check_size(path: Path) -> None:
+    """Refuse a file that is empty or over the upload cap, whichever queue reads it."""
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise PermanentError("This file is empty.")
+    limit = get_settings().max_upload_bytes
+    if size > limit:
+        raise PermanentError(
+            f"This file is {size / 2**20:.0f} MB, over the {limit // 2**20} MB limit."
+        )
 
 
 def _wrong_type_message(path: Path, kind: str, wanted: str) -> str:

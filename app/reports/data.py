@@ -11,6 +11,8 @@ import pandas as pd
 
 from app import filetypes
 from app.errors import PermanentError
+from app.office import guard
+from app.settings import get_settings
 
 READABLE_TYPES = ("csv", "xlsx", "json", "text")
 _DELIMITERS = ",;\t|"
@@ -30,9 +32,24 @@ def load_table(path: Path, kind: str | None = None, *, sheet: str | int = 0) -> 
             f"Reports read CSV, Excel (.xlsx) and JSON files; {path.name} is a "
             f"{filetypes.describe(kind)}."
         )
+    # The same size, zip-bomb and inflated-size checks the files queue applies.
+    guard.check_size(path)
+    if kind == "xlsx":
+        guard.check_ooxml(path, "xlsx")
     readers = {"csv": read_csv, "text": read_csv, "json": read_json}
     frame = read_xlsx(path, sheet) if kind == "xlsx" else readers[kind](path)
+    check_rows(len(frame), path.name)
     return clean_columns(frame)
+
+
+def check_rows(count: int, name: str) -> None:
+    """Refuse a table over the row cap; the readers stop one row past it, so this sees it."""
+    cap = get_settings().max_table_rows
+    if count > cap:
+        raise PermanentError(
+            f"The file {name} holds more than {cap:,} rows, the most a report reads; "
+            "split it or filter it first."
+        )
 
 
 def _legacy_text(path: Path) -> bool:
@@ -60,6 +77,7 @@ def read_csv(path: Path) -> pd.DataFrame:
             encoding=encoding,
             skipinitialspace=True,
             low_memory=False,
+            nrows=get_settings().max_table_rows + 1,
         )
     except pd.errors.EmptyDataError as exc:
         raise PermanentError(f"The file {path.name} has no columns.") from exc
@@ -92,7 +110,9 @@ def _delimiter(head: str) -> str:
 def read_xlsx(path: Path, sheet: str | int = 0) -> pd.DataFrame:
     """One sheet of a workbook, by name or position (the first by default)."""
     try:
-        return pd.read_excel(path, sheet_name=sheet, engine="calamine")
+        return pd.read_excel(
+            path, sheet_name=sheet, engine="calamine", nrows=get_settings().max_table_rows + 1
+        )
     except (ValueError, KeyError) as exc:
         raise PermanentError(f"The workbook {path.name} has no sheet {sheet!r}.") from exc
     except Exception as exc:  # calamine raises its own error types for damaged files
@@ -106,7 +126,9 @@ def read_json(path: Path) -> pd.DataFrame:
         payload = json.loads(text)
     except json.JSONDecodeError:
         payload = _json_lines(text, path.name)
-    return records_frame(_records(payload, path.name))
+    records = _records(payload, path.name)
+    check_rows(len(records), path.name)  # before flattening, which costs far more
+    return records_frame(records)
 
 
 def _json_lines(text: str, name: str) -> list[Any]:

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 from email import message_from_bytes, policy
+from email.errors import HeaderParseError
 
 import pytest
 
 from app.errors import PermanentError
 from app.mail.addresses import HeaderInjection, InvalidAddress
-from app.mail.message import Attachment, Draft, build_message, make_message_id
+from app.mail.message import (
+    Attachment,
+    Draft,
+    OutgoingMessage,
+    build_message,
+    make_message_id,
+)
 
 SENDER = "Nexus <nexus@example.com>"
 
@@ -193,3 +200,21 @@ def test_extra_headers_are_allowed_when_harmless() -> None:
         )
     )
     assert msg["Auto-Submitted"] == "auto-generated"
+
+
+@pytest.mark.parametrize("breaker", ["\x0b", "\x0c", "\x1c", "\x85", "\u2028"])
+def test_every_kind_of_line_break_in_a_subject_is_refused(breaker: str) -> None:
+    subject = "An update on the plan for every regional office and team" + breaker + "Bcc: x"
+    draft = Draft(sender="a@example.com", to="b@example.com", subject=subject, text="x")
+    with pytest.raises(HeaderInjection, match="line break"):
+        build_message(draft, "k")
+
+
+def test_a_header_the_email_package_refuses_is_a_permanent_error(monkeypatch) -> None:
+    def refuse(self: OutgoingMessage) -> bytes:
+        raise HeaderParseError("header value appears to contain an embedded header")
+
+    monkeypatch.setattr(OutgoingMessage, "wire_bytes", property(refuse))
+    draft = Draft(sender="a@example.com", to="b@example.com", subject="Hi", text="x")
+    with pytest.raises(PermanentError, match="cannot be encoded"):
+        build_message(draft, "k")

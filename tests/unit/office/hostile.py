@@ -191,3 +191,21 @@ def legacy_word(path: Path) -> Path:
     )
     path.write_bytes(header + directory + bytes(1024))
     return path
+
+
+def excel_zip_bomb(path: Path, inflated_mb: int = 210) -> Path:
+    """A real .xlsx with one extra part that inflates to `inflated_mb` MB of zeros."""
+    import openpyxl  # only this builder needs it
+
+    book = openpyxl.Workbook()
+    book.active.append(["region", "amount"])
+    book.active.append(["north", 1])
+    book.save(path)
+    chunk = bytes(1024 * 1024)
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("xl/media/bomb.bin", "w", force_zip64=True) as member,
+    ):
+        for _ in range(inflated_mb):
+            member.write(chunk)
+    return path
