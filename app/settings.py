@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     storage_dir: Path = PROJECT_ROOT / "var" / "storage"
     max_upload_mb: int = Field(default=100, ge=1)
     max_inflated_mb: int = Field(default=200, ge=1)
+    # Rows a report may read from one table: past this, pandas' memory use would sink a worker.
+    max_table_rows: int = Field(default=1_000_000, ge=1)
     retention_days: int = Field(default=30, ge=1)
     archive_after_days: int = Field(default=7, ge=1)
     default_owner: str = "local"
@@ -117,6 +119,13 @@ class Settings(BaseSettings):
     auth_admin_groups: Annotated[list[str], NoDecode] = ["admins"]
     # Emails that are admins whatever their groups say: how the first admins are made.
     auth_admins: Annotated[list[str], NoDecode] = []
+    # Where Nexus writes Streamlit's [auth] secrets at start (git-ignored, mode 0600).
+    auth_secrets_file: Path = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+    # The embedded provider (only when OIDC_METADATA_URL is empty); its data is var/idp.
+    idp_port: int = 9000
+    idp_address: str = "127.0.0.1"
+    # Where browsers reach the embedded provider; defaults to http://127.0.0.1:IDP_PORT.
+    idp_public_url: str | None = None
 
     # Quotas: per person; an admin can override each for one person on the Admin page.
     storage_quota_mb: int = Field(default=2048, ge=1)
@@ -146,6 +155,16 @@ class Settings(BaseSettings):
     def flower_address(self) -> str:
         """Where people open Flower: FLOWER_URL, else FLOWER_PORT on this machine."""
         return self.flower_url or f"http://127.0.0.1:{self.flower_port}"
+
+    @property
+    def idp_url(self) -> str:
+        """The embedded provider's issuer URL, as browsers and Nexus reach it."""
+        return (self.idp_public_url or f"http://127.0.0.1:{self.idp_port}").rstrip("/")
+
+    @property
+    def embedded_idp(self) -> bool:
+        """True when Nexus signs people in through its own embedded provider."""
+        return self.auth_mode == "oidc" and not self.oidc_metadata_url
 
     @property
     def max_upload_bytes(self) -> int:

@@ -15,14 +15,18 @@ import streamlit as st
 from app import ai_state, jobs
 from app.ai import prompts
 from app.ai.batch import MAX_ITEMS, items_from_csv
+from app.ai.markdown import without_images
 from app.ai.providers import NO_PROVIDER, configured
 from app.errors import PermanentError
 from app.registry import TERMINAL
 from app.settings import get_settings
 from app.ui import job_panel, job_status, when
+from app.ui.pickers import pick_outputs
+from app.ui.signin import current_user
 
 SETTINGS = get_settings()
-OWNER = SETTINGS.default_owner
+USER = current_user()
+OWNER = USER.id
 PROVIDERS = {p.name: p for p in configured(SETTINGS)}
 OFFLINE = "offline"
 LANGUAGES = [
@@ -89,14 +93,14 @@ def render_result(record: dict[str, Any]) -> None:
     result = record.get("result") or {}
     if result.get("analysis_job"):
         st.info(result["text"])
-        job_panel(result["analysis_job"], render_result)
+        job_panel(result["analysis_job"], USER, render_result)
         return
     if result.get("operation") == "batch":
         render_batch(result)
         return
     if result.get("provider") == OFFLINE:
         st.caption(result.get("label", ""))
-    st.markdown(result.get("text") or "_The model returned no text._")
+    st.markdown(without_images(result.get("text") or "_The model returned no text._"))
     for note in result.get("notes") or []:
         (st.warning if result.get("cut") else st.info)(note)
     if result.get("language"):
@@ -123,25 +127,14 @@ def render_batch(result: dict[str, Any]) -> None:
 def submit(job_key: str, kind: str, params: dict[str, Any], files: list[Any] = ()) -> None:
     """Queue a job for this section and remember it, so a rerun shows it rather than resubmits."""
     try:
-        st.session_state[job_key] = jobs.submit(kind, params, files=files, owner=OWNER)
+        st.session_state[job_key] = jobs.submit(kind, params, files=files, user=USER)
     except (PermanentError, ValueError) as exc:
         st.error(str(exc))
 
 
 def show_job(job_key: str) -> None:
     if st.session_state.get(job_key):
-        job_panel(st.session_state[job_key], render_result)
-
-
-def my_text_files() -> dict[str, tuple[str, str]]:
-    """Text outputs of my finished files-queue jobs: label -> (job id, output name)."""
-    found: dict[str, tuple[str, str]] = {}
-    for record in jobs.list(owner=OWNER, queue="files", state="SUCCESS", limit=50).jobs:
-        for output in record.get("outputs") or []:
-            if output.get("type") in ("text", "csv"):
-                label = f"{output['name']} · {record['kind']} · {when(record['submitted_at'])}"
-                found[label] = (record["id"], output["name"])
-    return found
+        job_panel(st.session_state[job_key], USER, render_result)
 
 
 def text_source(key: str) -> dict[str, Any] | None:
@@ -163,13 +156,11 @@ def text_source(key: str) -> dict[str, Any] | None:
             key=f"{key}-upload",
         )
         return {"_upload": upload} if upload else None
-    files = my_text_files()
-    if not files:
-        st.caption("No processed files yet: extract text on the Files page first.")
+    picked = pick_outputs(USER, f"{key}-mine", "Processed file", types=("text", "csv"))
+    if not picked:
+        st.caption("Extract text on the Files page first; its text outputs are listed here.")
         return None
-    label = st.selectbox("Processed file", list(files), key=f"{key}-mine")
-    job_id, name = files[label]
-    return {"source_job_id": job_id, "output_name": name}
+    return {"source_job_id": picked[0].job_id, "output_name": picked[0].name}
 
 
 def split_upload(params: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
@@ -214,9 +205,11 @@ def chat_sidebar() -> str | None:
 
 def chat_history(conversation_id: str | None) -> None:
     conversation = ai_state.load_conversation(conversation_id) if conversation_id else None
+    if conversation and conversation.get("owner") != OWNER:
+        conversation = None  # someone else's conversation reads as one that does not exist
     for message in (conversation or {}).get("messages", []):
         with st.chat_message(message["role"]):
-            st.markdown(message["content"])
+            st.markdown(without_images(message["content"]))
             if message["role"] == "assistant":
                 st.caption(usage_line(message.get("usage")))
 
@@ -225,7 +218,7 @@ def chat_history(conversation_id: str | None) -> None:
 def chat_pending() -> None:
     """The turn being answered: my message, then the reply once the job finishes."""
     job_id = st.session_state.get("chat-job")
-    record = jobs.get(job_id) if job_id else None
+    record = jobs.get(job_id, user=USER) if job_id else None
     if record is None:
         return
     if record["state"] in TERMINAL:
@@ -236,7 +229,7 @@ def chat_pending() -> None:
             st.session_state["chat-error"] = record.get("error") or "The reply failed."
         st.rerun()
     with st.chat_message("user"):
-        st.markdown(st.session_state.get("chat-pending-text", ""))
+        st.markdown(without_images(st.session_state.get("chat-pending-text", "")))
     with st.chat_message("assistant"):
         if record["state"] == "RETRY":
             job_status(record)
@@ -423,7 +416,7 @@ with batch_tab:
 # usage ------------------------------------------------------------------------------------
 
 with usage_tab:
-    days = ai_state.usage_by_day(14)
+    days = ai_state.usage_by_day(14, owner=USER.scope())
     table = pd.DataFrame(
         [
             {
@@ -449,7 +442,7 @@ with usage_tab:
         st.subheader("Today by model")
         st.dataframe(pd.DataFrame(today["models"]), hide_index=True, width="stretch")
     st.subheader("My recent AI jobs")
-    recent = jobs.list(owner=OWNER, queue="ai", limit=20).jobs
+    recent = jobs.list(user=USER, owner=OWNER, queue="ai", limit=20).jobs
     st.dataframe(
         pd.DataFrame(
             [

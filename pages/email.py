@@ -14,15 +14,20 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import jobs
+from app import audit, jobs
 from app.errors import PermanentError
 from app.mail import inbox, notifications
 from app.mail.recipients import RecipientList, load_csv
 from app.mail.render import MessageTemplate
+from app.mail.safehtml import sanitise_html
 from app.mail.schedule import due_at, zone_names
-from app.mail_state import ScheduleStore
+from app.mail_state import ScheduleStore, SendLedger
+from app.quotas import QuotaExceeded
 from app.settings import get_settings
 from app.ui import job_panel, job_status, when
+from app.ui.client import client_address
+from app.ui.pickers import as_ref, pick_outputs
+from app.ui.signin import current_user
 
 SEND_KINDS = ("send_email", "send_bulk_emails", "send_notification", "send_scheduled_email")
 KIND_LABELS = {
@@ -32,7 +37,8 @@ KIND_LABELS = {
     "send_scheduled_email": "Scheduled",
 }
 SETTINGS = get_settings()
-OWNER = SETTINGS.default_owner
+USER = current_user()
+OWNER = USER.id
 INBOX_DIR = SETTINGS.var_dir / "mail"
 
 
@@ -51,27 +57,11 @@ def submitted(job_key: str, form_key: str, job_id: str) -> None:
     st.session_state.pop(form_key, None)
 
 
-def my_files() -> dict[str, dict]:
-    """Outputs of my finished jobs, by a label that says where each came from."""
-    files: dict[str, dict] = {}
-    for record in jobs.list(owner=OWNER, state="SUCCESS", limit=50).jobs:
-        for output in record.get("outputs") or []:
-            label = f"{output['name']} · {record['kind']} · {when(record['submitted_at'])}"
-            files[label] = {**output, "job_id": record["id"]}
-    return files
-
-
 def pick_attachments(key: str) -> tuple[list[Any], list[dict]]:
     """(new uploads, refs of my existing files) chosen as attachments."""
     uploads = st.file_uploader("Attach files", accept_multiple_files=True, key=f"{key}-up")
-    files = my_files()
-    chosen = st.multiselect(
-        "Attach outputs of my jobs",
-        list(files),
-        key=f"{key}-mine",
-        help="Only files your own jobs produced can be attached.",
-    )
-    return list(uploads or []), [files[label] for label in chosen]
+    chosen = pick_outputs(USER, f"{key}-mine", "Attach outputs of my jobs", multiple=True)
+    return list(uploads or []), [as_ref(item) for item in chosen]
 
 
 def body_inputs(key: str, html_default: str, text_default: str) -> tuple[str | None, str | None]:
@@ -106,7 +96,7 @@ def when_inputs(key: str) -> tuple[str, str] | None:
 
 def show_html(html: str) -> None:
     with st.container(border=True):
-        st.html(html)
+        st.html(sanitise_html(html))  # inbox mail is untrusted: no style, form or remote image
 
 
 # compose --------------------------------------------------------------------------------------
@@ -147,12 +137,16 @@ def compose() -> None:
             params |= {"send_at": later[0], "timezone": later[1]}
         else:
             kind = "send_email"
-        job_id = jobs.submit(
-            kind, params, files=[*uploads, *refs], files_param="attachments", owner=OWNER
-        )
+        try:
+            job_id = jobs.submit(
+                kind, params, files=[*uploads, *refs], files_param="attachments", user=USER
+            )
+        except (QuotaExceeded, PermanentError) as exc:
+            st.error(str(exc))
+            return
         submitted("compose-job", "compose-key", job_id)
     if st.session_state.get("compose-job"):
-        job_panel(st.session_state["compose-job"], render_result=show_sent)
+        job_panel(st.session_state["compose-job"], USER, render_result=show_sent)
 
 
 def show_sent(record: dict[str, Any]) -> None:
@@ -202,12 +196,16 @@ def bulk() -> None:
             "attachments": refs,
             "idempotency_key": fresh_key("bulk-key"),
         }
-        job_id = jobs.submit(
-            "send_bulk_emails", params, files=[upload], files_param="csv", owner=OWNER
-        )
+        try:
+            job_id = jobs.submit(
+                "send_bulk_emails", params, files=[upload], files_param="csv", user=USER
+            )
+        except (QuotaExceeded, PermanentError) as exc:
+            st.error(str(exc))
+            return
         submitted("bulk-job", "bulk-key", job_id)
     if st.session_state.get("bulk-job"):
-        job_panel(st.session_state["bulk-job"], render_result=show_bulk_result)
+        job_panel(st.session_state["bulk-job"], USER, render_result=show_bulk_result)
 
 
 def read_recipients(upload: Any) -> RecipientList | None:
@@ -233,7 +231,7 @@ def preview_first(template: MessageTemplate, listing: RecipientList) -> bool:
     first = listing.recipients[0]
     try:
         template.check_fields([*listing.columns, "email", "name"])
-        rendered = template.render(first.context())
+        rendered = template.render_preview(first.context())
     except PermanentError as exc:
         st.error(str(exc))
         return False
@@ -258,7 +256,7 @@ def show_bulk_result(record: dict[str, Any]) -> None:
 def outcomes(record: dict[str, Any]) -> None:
     """Every recipient's outcome, from the job's outcomes.csv when it has one."""
     try:
-        data = jobs.output_bytes(record["id"], "outcomes.csv")
+        data = jobs.output_bytes(record["id"], "outcomes.csv", user=USER, audited=False)
     except FileNotFoundError:
         rows = (record.get("result") or {}).get("recipients") or []
         frame = pd.DataFrame(rows)
@@ -299,19 +297,23 @@ def notifications_tab() -> None:
             st.text(rendered.text)
     to = st.text_input("Send to", key="note-to")
     if st.button("Send notification", type="primary", disabled=not (rendered and to.strip())):
-        job_id = jobs.submit(
-            "send_notification",
-            {
-                "template": name,
-                "to": to,
-                "context": context,
-                "idempotency_key": fresh_key("note-key"),
-            },
-            owner=OWNER,
-        )
+        try:
+            job_id = jobs.submit(
+                "send_notification",
+                {
+                    "template": name,
+                    "to": to,
+                    "context": context,
+                    "idempotency_key": fresh_key("note-key"),
+                },
+                user=USER,
+            )
+        except (QuotaExceeded, PermanentError) as exc:
+            st.error(str(exc))
+            return
         submitted("note-job", "note-key", job_id)
     if st.session_state.get("note-job"):
-        job_panel(st.session_state["note-job"], render_result=show_sent)
+        job_panel(st.session_state["note-job"], USER, render_result=show_sent)
 
 
 # outbox ---------------------------------------------------------------------------------------
@@ -344,20 +346,15 @@ def outbox() -> None:
         format_func=lambda j: "—" if j is None else j,
     )
     if picked:
-        details(jobs.get(picked))
+        details(jobs.get(picked, user=USER))
 
 
 def sent_jobs(limit: int = 50) -> list[dict[str, Any]]:
-    """My newest email jobs of every sending kind (beat's dispatcher runs are not mail).
-
-    One filter per query: the registry caches multi-filter intersections for a few seconds,
-    which would hide a message sent a moment ago.
-    """
+    """My newest email jobs of every sending kind (beat's dispatcher runs are not mail)."""
     records = [
         r
         for kind in SEND_KINDS
-        for r in jobs.list(kind=kind, limit=limit * 2).jobs
-        if r["owner"] == OWNER
+        for r in jobs.list(user=USER, owner=OWNER, kind=kind, limit=limit).jobs
     ]
     return sorted(records, key=lambda r: r["submitted_at"], reverse=True)[:limit]
 
@@ -389,7 +386,7 @@ def details(record: dict[str, Any] | None) -> None:
 def scheduled() -> None:
     st.subheader("Scheduled")
     store = ScheduleStore()
-    entries = store.list(OWNER)
+    entries = store.list(USER.scope())
     if not entries:
         st.caption("No scheduled emails.")
         return
@@ -401,7 +398,8 @@ def scheduled() -> None:
         cols[2].write(f"{due} ({entry.timezone})")
         cols[3].write(entry.state)
         if entry.state == "scheduled" and cols[4].button("Cancel", key=f"cancel-{entry.id}"):
-            outcome = store.cancel(entry.id, owner=OWNER)
+            outcome = store.cancel(entry.id, owner=USER.scope())
+            audit.record(USER, "email.schedule.cancel", entry.id, outcome, client_address())
             if outcome != "cancelled":
                 st.warning(f"It could not be cancelled: it is already {outcome}.")
             st.rerun()
@@ -410,8 +408,17 @@ def scheduled() -> None:
 # inbox ----------------------------------------------------------------------------------------
 
 
-def local_inbox() -> None:
+def my_messages() -> list[inbox.InboxMessage]:
+    """The catcher's messages that my jobs sent; every message for an admin."""
     messages = inbox.list_messages(INBOX_DIR)
+    if USER.is_admin:
+        return messages
+    mine = SendLedger().sent_by(OWNER, [m.message_id for m in messages if m.message_id])
+    return [m for m in messages if m.message_id in mine]
+
+
+def local_inbox() -> None:
+    messages = my_messages()
     st.caption(
         f"Messages the local catcher received, stored under `{INBOX_DIR}`. "
         f"SMTP currently goes to {SETTINGS.smtp_host}:{SETTINGS.smtp_port}."
@@ -435,7 +442,7 @@ def local_inbox() -> None:
     picked = st.selectbox("Open", list(names), key="inbox-pick")
     if picked:
         read(names[picked])
-    if st.button("Empty the local inbox"):
+    if USER.is_admin and st.button("Empty the local inbox"):
         inbox.clear(INBOX_DIR)
         st.rerun()
 

@@ -12,11 +12,15 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs
+from app.errors import PermanentError
 from app.office import excel, image, pdf, powerpoint, word
 from app.office.guard import EXTENSIONS, family_from_name
+from app.quotas import QuotaExceeded
 from app.settings import get_settings
 from app.ui import job_panel, when
+from app.ui.signin import current_user
 
+USER = current_user()
 TASKS = {
     "docx": "process_word_document",
     "xlsx": "process_excel_file",
@@ -156,7 +160,10 @@ def submit_form(uploads: list[Any]) -> None:
         else:
             params.update(operations=operations[known[0]], options=options[known[0]])
             kind = TASKS[known[0]]
-        st.session_state["files_job"] = jobs.submit(kind, params, files=uploads)
+        try:
+            st.session_state["files_job"] = jobs.submit(kind, params, files=uploads, user=USER)
+        except (QuotaExceeded, PermanentError) as exc:  # e.g. UploadTooLarge: say it, no trace
+            st.error(str(exc))
 
 
 # showing results -----------------------------------------------------------------------------
@@ -252,7 +259,8 @@ def show_images(job_id: str, summary: dict[str, Any], folder: str, family: str) 
     columns = st.columns(4)
     for index, item in enumerate(shown[:IMAGE_PREVIEW_LIMIT]):
         caption = f"page {item['page']}" if "page" in item else item["name"]
-        columns[index % 4].image(jobs.output_bytes(job_id, folder + item["name"]), caption=caption)
+        data = jobs.output_bytes(job_id, folder + item["name"], user=USER, audited=False)
+        columns[index % 4].image(data, caption=caption)
     if len(images) > IMAGE_PREVIEW_LIMIT:
         st.caption(f"{len(images) - IMAGE_PREVIEW_LIMIT} more in the downloads below.")
 
@@ -264,7 +272,8 @@ def show_one_image(job_id: str, summary: dict[str, Any], folder: str, family: st
     name = summary.get("name")
     if name and name.rsplit(".", 1)[-1] in ("png", "jpg", "gif", "webp"):
         size = f"{summary['width']}×{summary['height']}" if "width" in summary else ""
-        st.image(jobs.output_bytes(job_id, folder + name), caption=f"{name} {size}".strip())
+        data = jobs.output_bytes(job_id, folder + name, user=USER, audited=False)
+        st.image(data, caption=f"{name} {size}".strip())
     if "removed" in summary:
         st.write("Removed: " + (", ".join(summary["removed"]) or "nothing was there"))
 
@@ -372,7 +381,7 @@ RENDERERS = {
 
 
 def recent_jobs() -> None:
-    page = jobs.list(queue="files", limit=10)
+    page = jobs.list(user=USER, owner=USER.id, queue="files", limit=10)
     mine = [job for job in page.jobs if job["kind"] != "finish_file_batch"]
     if not mine:
         return
@@ -411,4 +420,4 @@ if uploads:
     submit_form(uploads)
 recent_jobs()
 if st.session_state.get("files_job"):
-    job_panel(st.session_state["files_job"], render_result=show_result)
+    job_panel(st.session_state["files_job"], USER, render_result=show_result)

@@ -10,8 +10,11 @@ import streamlit as st
 
 from app import jobs, report_schedules
 from app.errors import JobError
-from app.settings import QUEUES, get_settings
+from app.settings import QUEUES
 from app.ui import job_panel, when
+from app.ui.client import client_address
+from app.ui.pickers import as_ref, pick_outputs
+from app.ui.signin import current_user
 
 REPORTS = {
     "generate_analytics_report": "Analytics report",
@@ -28,28 +31,16 @@ SCHEDULE_KIND = {
 REPORT_FORMATS = ["html", "xlsx", "pdf", "json"]
 EXPORT_FORMATS = ["csv", "xlsx", "json", "xml"]
 DATA_TYPES = ("csv", "xlsx", "json")
-OWNER = get_settings().default_owner
+USER = current_user()
+CLIENT = client_address()
+OWNER = USER.id
 METRIC_CHARS = 14  # longer values are cut off in a metric tile
 
 
 def earlier_output() -> dict | None:
     """A CSV, XLSX or JSON output of a finished job, picked by the user."""
-    finished = jobs.list(owner=OWNER, state="SUCCESS", limit=100).jobs
-    choices = [
-        (job, output)
-        for job in finished
-        for output in (job.get("outputs") or [])
-        if output.get("type") in DATA_TYPES
-    ]
-    if not choices:
-        st.info("No finished job has a CSV, XLSX or JSON output yet.")
-        return None
-    picked = st.selectbox(
-        "Output",
-        choices,
-        format_func=lambda c: f"{c[1]['name']} · {c[0]['kind']} · {when(c[0]['finished_at'])}",
-    )
-    return picked[1] if picked else None
+    picked = pick_outputs(USER, "report-data", "Output", types=DATA_TYPES)
+    return as_ref(picked[0]) if picked else None
 
 
 def pick_data() -> tuple[list[Any], bool]:
@@ -139,7 +130,8 @@ def show_report(record: dict[str, Any]) -> None:
         st.caption(f"Executive summary written by {result['summary']['source']}")
     html_name = (result.get("outputs") or {}).get("html")
     if html_name:
-        html = jobs.output_bytes(record["id"], html_name).decode("utf-8")
+        html = jobs.output_bytes(record["id"], html_name, user=USER,
+                                audited=False).decode("utf-8")
         # The report forbids scripts itself (Content-Security-Policy), and its data is escaped.
         st.iframe(html, height=900)
     elif result.get("rows") is not None and "columns" in result:
@@ -171,7 +163,7 @@ def new_report() -> None:
         submit(kind, params, files, recurring)
     job_id = st.session_state.get("report_job")
     if job_id:
-        job_panel(job_id, render_result=show_report)
+        job_panel(job_id, USER, render_result=show_report)
 
 
 def submit(
@@ -183,10 +175,10 @@ def submit(
                 "schedule_recurring_report",
                 {"report": SCHEDULE_KIND[kind], "params": params, **recurring},
                 files=files,
-                owner=OWNER,
+                user=USER,
             )
         else:
-            job_id = jobs.submit(kind, params, files=files, owner=OWNER)
+            job_id = jobs.submit(kind, params, files=files, user=USER)
     except (JobError, ValueError) as exc:
         st.error(str(exc))
         return
@@ -195,7 +187,7 @@ def submit(
 
 def schedules() -> None:
     """Every recurring report with its next run, and buttons to pause, resume or delete it."""
-    found = report_schedules.list_schedules(owner=OWNER)
+    found = report_schedules.list_schedules(owner=USER.scope())
     if not found:
         st.info("No recurring reports yet. Build a report with 'Run this report on a schedule'.")
         return
@@ -222,13 +214,13 @@ def schedules() -> None:
         name, toggle, remove = st.columns([4, 1, 1])
         name.write(f"**{s['name']}** · `{s['cron']}`")
         if s["enabled"] and toggle.button("Pause", key=f"pause-{s['id']}"):
-            report_schedules.pause(s["id"])
+            report_schedules.pause(s["id"], owner=USER.scope(), actor=USER, client=CLIENT)
             st.rerun()
         if not s["enabled"] and toggle.button("Resume", key=f"resume-{s['id']}"):
-            report_schedules.resume(s["id"])
+            report_schedules.resume(s["id"], owner=USER.scope(), actor=USER, client=CLIENT)
             st.rerun()
         if remove.button("Delete", key=f"delete-{s['id']}"):
-            report_schedules.delete(s["id"])
+            report_schedules.delete(s["id"], owner=USER.scope(), actor=USER, client=CLIENT)
             st.rerun()
 
 

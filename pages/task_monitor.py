@@ -6,20 +6,24 @@ import time
 
 import pandas as pd
 import streamlit as st
+from app.ui.signin import current_user
 
 from app import jobs, monitor
 from app.registry import STATES, TERMINAL
 from app.settings import QUEUES, get_settings
 from app.ui import downloads, duration, fraction, job_status, state_label, timings, when
+from app.ui.client import client_address
 
 PAGE_SIZE = 25
+USER = current_user()
 
 st.title("Task Monitor")
 controls = st.columns([1, 1, 4])
 paused = controls[0].toggle("Pause", key="paused", help="Stop refreshing while you read.")
 interval = controls[1].selectbox("Refresh every", [1, 2, 5, 10, 30], index=1, key="interval",
                                  format_func=lambda s: f"{s} s")
-controls[2].link_button("Open Flower ↗", get_settings().flower_address)
+if USER.is_admin:
+    controls[2].link_button("Open Flower ↗", get_settings().flower_address)
 run_every = None if paused else interval
 
 
@@ -82,14 +86,18 @@ def job_filters() -> dict:
     state = columns[0].selectbox("State", ["All", *STATES], key="f_state")
     queue = columns[1].selectbox("Queue", ["All", *QUEUES], key="f_queue")
     kind = columns[2].selectbox("Kind", ["All", *jobs.kinds()], key="f_kind")
-    owner = columns[3].text_input("Owner", key="f_owner")
+    owner = columns[3].text_input("Owner", key="f_owner") if USER.is_admin else ""
     text = columns[4].text_input("Search name, parameters and errors", key="f_text")
+    system = USER.is_admin and st.toggle(
+        "Show system jobs", key="f_system", help="Beat's dispatchers, maintenance, health checks."
+    )
     return {
         "state": None if state == "All" else state,
         "queue": None if queue == "All" else queue,
         "kind": None if kind == "All" else kind,
-        "owner": owner.strip() or None,
+        "owner": owner.strip().lower() or None,
         "text": text.strip() or None,
+        "include_system": system,
     }
 
 
@@ -100,7 +108,9 @@ def turn_page(step: int) -> None:
 @st.fragment(run_every=run_every)
 def job_table(filters: dict) -> None:
     page_number = st.session_state.get("page_number", 1)
-    page = jobs.list(**filters, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    page = jobs.list(
+        **filters, user=USER, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
     total = "many" if page.total is None else f"{page.total:,}"
     st.caption(f"Page {page_number} · {len(page.jobs)} shown of {total} matching jobs")
     for note in page.notes:
@@ -149,7 +159,7 @@ def job_detail() -> None:
 
 @st.fragment(run_every=run_every)
 def live_job(job_id: str) -> None:
-    record = jobs.get(job_id)
+    record = jobs.get(job_id, user=USER)
     if record is None:
         st.warning(f"There is no job {job_id}.")
         return
@@ -171,7 +181,7 @@ def live_job(job_id: str) -> None:
         with st.expander("Traceback"):
             st.code(record["traceback"])
     related(record)
-    downloads(job_id, key_prefix="monitor")
+    downloads(job_id, USER, key_prefix="monitor")
 
 
 def show_job(job_id: str) -> None:
@@ -179,14 +189,15 @@ def show_job(job_id: str) -> None:
 
 
 def retry_and_show(job_id: str) -> None:
-    show_job(jobs.retry(job_id))
+    show_job(jobs.retry(job_id, user=USER))
 
 
 def actions(record: dict) -> None:
     columns = st.columns(3)
     job_id = record["id"]
     if record["state"] not in TERMINAL:
-        columns[0].button("Cancel job", key="act_cancel", on_click=jobs.cancel, args=(job_id,))
+        columns[0].button("Cancel job", key="act_cancel", on_click=jobs.cancel, args=(job_id,),
+                          kwargs={"user": USER})
     if record["state"] in ("FAILURE", "REVOKED"):
         columns[1].button("Retry job", key="act_retry", on_click=retry_and_show, args=(job_id,))
 
@@ -200,7 +211,7 @@ def related(record: dict) -> None:
     for label, other in links.items():
         if other:
             st.markdown(f"{label}: `{other}`")
-    children = jobs.children(record["id"])
+    children = jobs.children(record["id"], user=USER)
     if children:
         st.markdown(f"**Children ({len(children)})**")
         st.dataframe(pd.DataFrame([
@@ -211,21 +222,23 @@ def related(record: dict) -> None:
 
 
 def bulk_actions(filters: dict) -> None:
+    if not USER.is_admin:
+        return
     with st.expander("Bulk actions"):
         if st.button("Retry every failed job matching the filters", key="retry_all"):
-            page = jobs.list(**{**filters, "state": "FAILURE"}, limit=500)
+            page = jobs.list(**{**filters, "state": "FAILURE"}, user=USER, limit=500)
             for record in page.jobs:
-                jobs.retry(record["id"])
+                jobs.retry(record["id"], user=USER)
             st.success(f"Resubmitted {len(page.jobs)} failed job(s).")
         queue = st.selectbox("Queue to purge", QUEUES, key="purge_queue")
         confirm = st.checkbox(f"Yes, drop every waiting message in {queue}", key="purge_confirm")
         if st.button("Purge queue", disabled=not confirm, key="purge"):
-            dropped = monitor.purge(queue)
+            dropped = monitor.purge(queue, user=USER, client=client_address())
             st.success(f"Dropped {dropped} waiting job(s) from {queue}.")
 
 
 def dead_letters() -> None:
-    page = jobs.dead_letters(limit=50)
+    page = jobs.dead_letters(user=USER, limit=50)
     st.caption(f"{page.total} job(s) failed permanently: a permanent error, or retries used up.")
     for record in page.jobs:
         with st.container(border=True):
@@ -234,10 +247,10 @@ def dead_letters() -> None:
             cols[0].markdown(f"**{record['kind']}** `{record['id']}` · {finished}"
                              f"  \n{record.get('error') or ''}")
             if cols[1].button("Requeue", key=f"dl_retry_{record['id']}"):
-                jobs.retry(record["id"])
+                jobs.retry(record["id"], user=USER)
                 st.rerun()
             if cols[2].button("Dismiss", key=f"dl_dismiss_{record['id']}"):
-                jobs.dismiss(record["id"])
+                jobs.dismiss(record["id"], user=USER)
                 st.rerun()
 
 
@@ -246,9 +259,9 @@ def diagnostics() -> None:
     columns = st.columns(len(QUEUES))
     for column, queue in zip(columns, QUEUES):
         if column.button(f"Ping {queue}", key=f"ping_{queue}"):
-            st.session_state[f"pong_{queue}"] = monitor.ping(queue, timeout=5)
+            st.session_state[f"pong_{queue}"] = monitor.ping(queue, timeout=5, user=USER)
         column.button(f"Sample job on {queue}", key=f"sample_{queue}",
-                      on_click=lambda q=queue: show_job(monitor.run_sample(q)))
+                      on_click=lambda q=queue: show_job(monitor.run_sample(q, user=USER)))
         pong = st.session_state.get(f"pong_{queue}")
         if pong:
             if pong["ok"]:
@@ -277,11 +290,12 @@ job_table(filters)
 bulk_actions(filters)
 job_detail()
 
-tabs = st.tabs(["Dead letters", "Test tasks", "Beat schedule"])
+tabs = st.tabs(["Dead letters", "Test tasks", *(["Beat schedule"] if USER.is_admin else [])])
 with tabs[0]:
     dead_letters()
 with tabs[1]:
     diagnostics()
-with tabs[2]:
-    beat_schedule()
+if USER.is_admin:
+    with tabs[2]:
+        beat_schedule()
 st.caption(f"Rendered at {time.strftime('%H:%M:%S')}")

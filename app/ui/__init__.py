@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from app import jobs
+from app.auth import User
 from app.registry import TERMINAL
 
 STATE_ICONS = {
@@ -68,9 +69,9 @@ def timings(record: dict[str, Any]) -> tuple[float | None, float | None]:
 MAX_DOWNLOAD_BUTTONS = 20
 
 
-def downloads(job_id: str, key_prefix: str = "dl") -> None:
+def downloads(job_id: str, user: User, key_prefix: str = "dl") -> None:
     """A download button per output (the first 20), and one for all of them as a zip."""
-    outputs = jobs.outputs(job_id)
+    outputs = jobs.outputs(job_id, user=user)
     if not outputs:
         return
     shown = outputs[:MAX_DOWNLOAD_BUTTONS]
@@ -80,14 +81,15 @@ def downloads(job_id: str, key_prefix: str = "dl") -> None:
     for output in shown:
         st.download_button(
             f"⬇ {output['name']} ({output['size']:,} bytes)",
-            data=jobs.output_bytes(job_id, output["name"]),
+            # A callable runs only when clicked: only real downloads are read and audited.
+            data=lambda name=output["name"]: jobs.output_bytes(job_id, name, user=user),
             file_name=output["name"].rsplit("/", 1)[-1],
             key=f"{key_prefix}-{job_id}-{output['name']}",
         )
     if len(outputs) > 1:
         st.download_button(
             "⬇ All outputs (.zip)",
-            data=jobs.zip_outputs(job_id),
+            data=lambda: jobs.zip_outputs(job_id, user=user),
             file_name=f"job-{job_id[:8]}-outputs.zip",
             mime="application/zip",
             key=f"{key_prefix}-{job_id}-zip",
@@ -107,19 +109,21 @@ def job_status(record: dict[str, Any]) -> None:
         st.warning(record.get("error") or "Cancelled.")
 
 
-def job_panel(job_id: str, render_result: Any = None, refresh: float = 1.0) -> None:
+def job_panel(
+    job_id: str, user: User, render_result: Any = None, refresh: float = 1.0
+) -> None:
     """Follow one job live until it finishes, then show its result and downloads.
 
     `render_result(record)` draws the result for people; without it the result shows as JSON.
     """
 
-    first = jobs.get(job_id)
+    first = jobs.get(job_id, user=user)
     live = first is None or first["state"] not in TERMINAL
 
     # Only a running job refreshes itself; once it finishes, one full rerun redraws it still.
     @st.fragment(run_every=refresh if live else None)
     def _panel() -> None:
-        record = jobs.get(job_id)
+        record = jobs.get(job_id, user=user)
         if record is None:
             st.info("Waiting for the job to be recorded…")
             return
@@ -129,13 +133,13 @@ def job_panel(job_id: str, render_result: Any = None, refresh: float = 1.0) -> N
         job_status(record)
         if record["state"] not in TERMINAL:
             if st.button("Cancel", key=f"cancel-{job_id}"):
-                jobs.cancel(job_id)
+                jobs.cancel(job_id, user=user)
             return
         if record["state"] == "SUCCESS":
             if render_result:
                 render_result(record)
             elif record.get("result") is not None:
                 st.json(record["result"], expanded=False)
-        downloads(job_id)
+        downloads(job_id, user)
 
     _panel()

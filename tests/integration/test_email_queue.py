@@ -426,7 +426,7 @@ def test_the_page_sends_lists_cancels_and_reads_the_local_inbox(workers, mail_se
     [got] = mail_server.wait_for(1)
     assert got.message["Subject"] == "From the page"
 
-    schedule_id = schedule("Page schedule", 3600, owner=get_settings().default_owner)
+    schedule_id = schedule("Page schedule", 3600, owner=TESTER.id)
     folder = get_settings().var_dir / "mail"
     inbox.store(folder, got.data, got.mail_from, got.rcpt_tos)
     at = email_page()
@@ -494,3 +494,33 @@ def test_scheduling_twice_with_one_key_stores_one_email(workers):
     second = submit_and_wait("send_scheduled_email", params, owner="zoe")
     assert first["result"]["schedule_id"] == second["result"]["schedule_id"]
     assert [e.subject for e in ScheduleStore().list("zoe")] == ["Just once"]
+
+
+def test_a_vertical_tab_in_one_subject_fails_that_recipient_only(workers, mail_server):
+    # A \x0b is a line break to the email package: in a long folded subject it once raised an
+    # unclassified HeaderParseError that ended the whole bulk job.
+    topic = "the migration plan for all of the regional offices and their teams\x0bNote: today"
+    csv_file = (
+        "email,topic\n"
+        "ann@example.com,the budget\n"
+        f"bob@example.com,{topic}\n"
+        "cat@example.com,the offsite\n"
+    ).encode()
+    record = submit_and_wait(
+        "send_bulk_emails",
+        {"subject": "An update on {{ topic }} from the planning office", "text": "x"},
+        files=[("customers.csv", csv_file)],
+        files_param="csv",
+        owner="ann",
+    )
+    assert record["state"] == "SUCCESS", record["error"]
+    result = record["result"]
+    assert (result["sent"], result["failed"]) == (2, 1)
+    bob = next(r for r in result["recipients"] if r["email"] == "bob@example.com")
+    assert bob["status"] == "failed"
+    assert bob["reason"] == (
+        "The subject contains a line break, which is not allowed in an email header."
+    )
+    assert sorted(r.rcpt_tos[0] for r in mail_server.received) == [
+        "ann@example.com", "cat@example.com"
+    ]

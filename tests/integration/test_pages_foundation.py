@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(path: str) -> AppTest:
-    at = page_test(str(ROOT / path), default_timeout=30)
+def _run(path: str, user: User = TESTER) -> AppTest:
+    at = page_test(str(ROOT / path), default_timeout=30, user=user)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -57,7 +57,7 @@ def test_monitor_lists_filters_and_shows_details(worker) -> None:
     jobs.wait(ok, 20, user=ADMIN)
     jobs.wait(bad, 20, user=ADMIN)
 
-    at = _run("pages/task_monitor.py")
+    at = _run("pages/task_monitor.py", user=ADMIN)  # only an admin filters by owner
     assert bad in _table(at, "Job") and ok in _table(at, "Job")
 
     at.selectbox(key="f_state").select("FAILURE").run()
@@ -117,7 +117,7 @@ def test_monitor_pages_through_jobs(worker) -> None:
     owner = f"pager-{time.time_ns()}"
     ids = [jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, user=User(owner))
            for _ in range(30)]
-    at = _run("pages/task_monitor.py")
+    at = _run("pages/task_monitor.py", user=ADMIN)
     at.text_input(key="f_owner").input(owner).run()
     first = _table(at, "Job")
     assert first == list(reversed(ids))[:25]

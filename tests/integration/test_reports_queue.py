@@ -271,6 +271,8 @@ def stack(redis_url: str, session_dir: Path) -> Iterator[Stack]:
             "SMTP_SECURITY": "none",
             "ANTHROPIC_API_KEY": GOOD_KEY,
             "ANTHROPIC_BASE_URL": ai.url,
+            # The recurring-report test schedules every minute, under the 15-minute quota.
+            "REPORT_MIN_INTERVAL_MINUTES": "1",
         }
         worker = start_worker(logs, queues=("reports", "email"), concurrency=1, env=env)
         beat = start_beat(logs, env=env)
@@ -386,7 +388,7 @@ def test_page_lists_schedules_and_pauses_one() -> None:
         params={},
         cron="0 7 * * 1",
         recipients=[],
-        owner="local",
+        owner=TESTER.id,
     )
     try:
         at = _page()
