@@ -54,7 +54,7 @@ command_for() {
 
 flower_env() {
   local file="$RUN_DIR/flower.password"
-  if "$PY" -c "from app.settings import get_settings as s; raise SystemExit(s().flower_password is None)"; then
+  if "$PY" -c "from app.processes import configured_flower_password as p; raise SystemExit(p() is None)"; then
     "$PY" -c "from app.processes import flower_auth; print(flower_auth()['FLOWER_BASIC_AUTH'])"
     return
   fi

@@ -62,12 +62,27 @@ def beat_command() -> list[str]:
     return [_python(), "-m", "celery", "-A", APP, "beat", "-l", "INFO"]
 
 
+def configured_flower_password() -> str | None:
+    """FLOWER_PASSWORD from the settings; None when unset or empty.
+
+    An empty `FLOWER_PASSWORD=` (the .env.example line uncommented) means "not chosen", so the
+    launchers generate one as when it is unset; it never means "no auth".
+    """
+    secret = get_settings().flower_password
+    return (secret.get_secret_value() or None) if secret else None
+
+
 def flower_auth(password: str | None = None) -> dict[str, str]:
-    """Environment giving Flower basic auth; kept out of argv, where `ps` would show it."""
-    settings = get_settings()
-    if password is None and settings.flower_password:
-        password = settings.flower_password.get_secret_value()
-    return {"FLOWER_BASIC_AUTH": f"{settings.flower_user}:{password}"} if password else {}
+    """Environment giving Flower basic auth; kept out of argv, where `ps` would show it.
+
+    Refuses to return an environment without a password: Flower without FLOWER_BASIC_AUTH
+    serves every task's arguments to anyone who reaches its port.
+    """
+    password = password or configured_flower_password()
+    if not password:
+        raise ValueError("Flower needs a password: set FLOWER_PASSWORD or let the launcher "
+                         "generate one.")
+    return {"FLOWER_BASIC_AUTH": f"{get_settings().flower_user}:{password}"}
 
 
 def flower_command() -> list[str]:

