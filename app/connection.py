@@ -24,4 +24,6 @@ def get_redis() -> redis.Redis:
 
 @lru_cache(maxsize=1)
 def get_registry() -> Registry:
-    return Registry(get_redis(), prefix=get_settings().registry_prefix)
+    settings = get_settings()
+    return Registry(get_redis(), prefix=settings.registry_prefix,
+                    kwargs_ttl=settings.retention_days * 86400)

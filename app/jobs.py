@@ -20,11 +20,13 @@ from typing import Any
 
 from celery import Task
 
-from app import audit, quotas, storage
+from app import audit, quotas, storage, vault
 from app.auth import User
 from app.connection import get_registry
+from app.errors import PermanentError
 from app.registry import TERMINAL, Page
 from app.settings import get_settings
+from app.tasks import params as wire
 from app.tasks.recording import (
     ADMIN_HEADER,
     OWNER_HEADER,
@@ -159,7 +161,8 @@ def submit(
     headers = {OWNER_HEADER: user.id, ADMIN_HEADER: "1" if user.is_admin else ""}
     if retry_of:
         headers[RETRY_OF_HEADER] = retry_of
-    task.apply_async(kwargs=params, task_id=job_id, priority=priority, eta=eta, headers=headers)
+    task.apply_async(**wire.publish_options(job_id, params), priority=priority, eta=eta,
+                     headers=headers)
     if files:
         quotas.settle(job_id)  # the record exists now: count the uploads against the owner
     audit.record(user, "job.submit", job_id, kind, client)
@@ -258,6 +261,7 @@ def cancel(job_id: str, *, user: User, client: str = "") -> bool:
         job_id, "REVOKED", finished_at=time.time(), error="Cancelled by the user."
     )
     celery_app.control.revoke(job_id, terminate=running, signal="SIGTERM")
+    vault.forget(job_id)
     audit.record(user, "job.cancel", job_id, record["kind"], client)
     return True
 
@@ -277,7 +281,7 @@ def retry(job_id: str, *, user: User, client: str = "") -> str:
     owner = user if record["owner"] == user.id else User(record["owner"])
     new_id = submit(
         record["kind"],
-        registry.kwargs(job_id),
+        _kept_params(job_id),
         user=owner,
         priority=record["priority"] if record["priority"] is not None else DEFAULT_PRIORITY,
         retry_of=job_id,
@@ -286,6 +290,15 @@ def retry(job_id: str, *, user: User, client: str = "") -> str:
     registry.remove_dead_letter(job_id)
     audit.record(user, "job.retry", job_id, f"retried as {new_id}", client)
     return new_id
+
+
+def _kept_params(job_id: str) -> dict[str, Any]:
+    """The kept kwargs of a job with their references read back; ValueError when one is gone."""
+    try:
+        return wire.unpack(job_id, get_registry().kwargs(job_id))
+    except PermanentError as gone:
+        # Secrets are dropped when a job ends: the person must give them again.
+        raise ValueError(str(gone)) from None
 
 
 def wait(job_id: str, timeout: float = 30.0, *, user: User) -> dict[str, Any]:

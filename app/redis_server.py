@@ -126,6 +126,8 @@ def start(
         "--daemonize", "no",
         "--logfile", str(data_dir / "redis.log"),
         "--protected-mode", "yes",
+        # Evicting would silently drop queued messages and job records: refuse writes instead.
+        "--maxmemory-policy", "noeviction",
     ]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True, text=True)

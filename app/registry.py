@@ -76,11 +76,12 @@ _CREATE = """
 if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
 local now = ARGV[2]
 redis.call('SET', KEYS[2], ARGV[3])
+if tonumber(ARGV[7]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[7]) end
 for i = 3, 7 do redis.call('ZADD', KEYS[i], now, ARGV[1]) end
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[8], now, ARGV[1]) end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[9], 'retried_by', ARGV[1]) end
 if ARGV[6] == '1' then redis.call('ZADD', KEYS[10], now, ARGV[1]) end
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -109,8 +110,25 @@ def summarize_params(params: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def strip_secrets(params: dict[str, Any] | None) -> dict[str, Any]:
-    """The params with every secret-looking key removed, kept for retries."""
-    return {k: v for k, v in (params or {}).items() if not _SECRET_KEY.search(k)}
+    """The params kept for retries: secret-looking keys go, unless they hold a vault reference.
+
+    A reference names a secret without holding it; keeping it lets a retry say which secret
+    must be given again.
+    """
+    return {
+        k: v for k, v in (params or {}).items()
+        if not _SECRET_KEY.search(k) or is_secret_ref(v)
+    }
+
+
+def is_secret_ref(value: Any) -> bool:
+    """True for {"$secret": "<key>"}, the stand-in app.vault puts where a secret was."""
+    return isinstance(value, dict) and set(value) == {"$secret"}
+
+
+def looks_secret(name: str) -> bool:
+    """True when a parameter's name says it holds a secret (password, token, api_key...)."""
+    return bool(_SECRET_KEY.search(name))
 
 
 def _summarize(key: str, value: Any) -> Any:
@@ -142,9 +160,11 @@ def _clip_result(result: Any) -> Any:
 class Registry:
     """Job records and their indexes, under one key prefix in one Redis database."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "nexus") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "nexus", kwargs_ttl: int = 0) -> None:
         self.redis = client
         self.prefix = prefix
+        # Kept kwargs serve retries only: they expire (0: never) rather than sit in memory.
+        self.kwargs_ttl = kwargs_ttl
         self._transition = client.register_script(_TRANSITION)
         self._create = client.register_script(_CREATE)
 
@@ -228,7 +248,7 @@ class Registry:
         ]
         args: list[Any] = [job_id, repr(now), _encode(strip_secrets(params)),
                            "1" if parent else "0", "1" if retry_of else "0",
-                           "0" if owner == SYSTEM_OWNER else "1"]
+                           "0" if owner == SYSTEM_OWNER else "1", str(self.kwargs_ttl)]
         for name, value in record.items():
             args.extend([name, value])
         return bool(self._create(keys=keys, args=args))

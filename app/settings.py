@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(default=7200, ge=10)
     result_expires: int = Field(default=86400, ge=60)
     registry_prefix: str = "nexus"
+    # Encrypts job secrets (a PDF password) while a job runs. Unset: generated once and kept in
+    # VAR_DIR/secrets.key, which one machine's web app and workers share; several hosts must
+    # set the same SECRETS_KEY.
+    secrets_key: SecretStr | None = None
 
     # Files and storage
     var_dir: Path = PROJECT_ROOT / "var"

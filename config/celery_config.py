@@ -141,7 +141,7 @@ def make_celery() -> Celery:
         task_default_priority=DEFAULT_PRIORITY,
         task_inherit_parent_priority=True,
         task_annotations=[QueueTimeLimits(settings.visibility_timeout)],
-        result_extended=True,
+        result_extended=False,  # nothing reads args or kwargs back from the result backend
         result_expires=settings.result_expires,
         worker_prefetch_multiplier=1,
         worker_send_task_events=True,

@@ -18,9 +18,10 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 
-from app import quotas, storage
+from app import quotas, storage, vault
 from app.connection import get_registry
 from app.errors import JobCancelled, PermanentError, TransientError
+from app.tasks import params
 
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
@@ -101,10 +102,13 @@ class JobTask(Task):
             # A redelivered message of finished or cancelled work: acknowledge and do nothing.
             raise Ignore()
         self._last_progress = 0.0
+        # The message carries references; the task's signature gets the values they stand for.
+        kwargs = params.unpack(self.job_id, kwargs)
         self.check_owned_inputs(kwargs)
         result = self._run_classified(*args, **kwargs)
         # Outputs count against the owner's storage before anyone is woken to look at them.
         quotas.settle(self.job_id)
+        vault.forget(self.job_id)  # the work is done: its secrets go before anyone is woken
         # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
         registry.transition(
             self.job_id,

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 from celery import chord
 
-from app import filetypes, storage
+from app import filetypes, storage, vault
 from app.connection import get_registry
 from app.errors import PermanentError
 from app.office import guard, runner
@@ -265,7 +265,8 @@ def batch_process_files(
                 files=[ref],
                 operations=_batch_operations(family, operations),
                 options=_batch_options(family, options),
-                password=password,
+                # Sealed for the child: its message must not carry the password either.
+                password=vault.seal(child_id, "password", password) if password else None,
             )
             .set(task_id=child_id)
         )

@@ -16,7 +16,7 @@ from typing import Any
 from celery import signals
 from celery.exceptions import TimeLimitExceeded, WorkerLostError
 
-from app import quotas, storage
+from app import quotas, storage, vault
 from app.auth import SYSTEM_OWNER
 from app.connection import get_registry
 from app.errors import JobCancelled, JobError
@@ -115,6 +115,7 @@ def record_retry(sender=None, request=None, reason=None, **_: Any) -> None:
 def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: Any) -> None:
     if not is_job(getattr(sender, "name", None)):
         return
+    vault.forget(task_id)  # the job has ended, cancelled or failed: its secrets go
     if isinstance(exception, JobCancelled):
         return
     quotas.settle(task_id)  # a failed job's partial outputs count too, before anyone looks
@@ -133,6 +134,7 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
 def record_revoked(sender=None, request=None, terminated=None, expired=None, **_: Any) -> None:
     if not is_job(getattr(sender, "name", None)):
         return
+    vault.forget(request.id)
     message = "The job expired before it ran." if expired else "Cancelled by the user."
     get_registry().transition(
         request.id, "REVOKED", finished_at=time.time(), error=message

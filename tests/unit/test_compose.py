@@ -43,6 +43,7 @@ def test_redis_persists_has_a_password_and_a_healthcheck() -> None:
     redis = SERVICES["redis"]
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command and "--requirepass" in command
+    assert "--maxmemory-policy noeviction" in command
     assert "ping" in " ".join(redis["healthcheck"]["test"])
 
 
