@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ from app.connection import get_redis
 from app.settings import get_settings
 
 DAY = 86400
+# How often a throttled send looks for a cancel while it waits for its slot.
+WAIT_SLICE = 0.25
 
 
 def _prefix() -> str:
@@ -149,11 +151,20 @@ class Throttle:
         intervals = [max(1, round(60000 / max(1, rate))) for rate in limits.values()]
         return int(self._reserve(keys=keys, args=intervals)) / 1000.0
 
-    def wait(self, limits: dict[str, int]) -> float:
-        """Block until one send is allowed under every limit; returns the seconds waited."""
+    def wait(
+        self, limits: dict[str, int], cancelled: Callable[[], bool] | None = None
+    ) -> float:
+        """Block until one send is allowed under every limit; returns the seconds waited.
+
+        A slot can be a minute away, so the wait is sliced: it ends early once `cancelled()`
+        is true, and the caller checks again before it sends.
+        """
         delay = self.reserve(limits)
-        if delay > 0:
-            time.sleep(delay)
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            if cancelled is not None and cancelled():
+                break
+            time.sleep(min(WAIT_SLICE, left))
         return delay
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import audit, jobs
+from app import audit, jobs, storage
 from app.errors import PermanentError
 from app.mail import inbox, notifications
 from app.mail.recipients import RecipientList, load_csv
@@ -186,26 +186,42 @@ def bulk() -> None:
         key="bulk-rate",
         help=f"All senders together never exceed {SETTINGS.email_rate_per_minute} a minute.",
     )
-    _, refs = pick_attachments("bulk")
+    uploads, refs = pick_attachments("bulk")
     if st.button(f"Send to {len(listing.recipients)} recipients", type="primary"):
         params = {
             "subject": subject,
             "text": text,
             "html": html,
             "rate_per_minute": int(rate),
-            "attachments": refs,
             "idempotency_key": fresh_key("bulk-key"),
         }
         try:
-            job_id = jobs.submit(
-                "send_bulk_emails", params, files=[upload], files_param="csv", user=USER
-            )
+            job_id = submit_bulk(params, upload, uploads, refs)
         except (QuotaExceeded, PermanentError) as exc:
             st.error(str(exc))
             return
         submitted("bulk-job", "bulk-key", job_id)
     if st.session_state.get("bulk-job"):
         job_panel(st.session_state["bulk-job"], USER, render_result=show_bulk_result)
+
+
+def submit_bulk(params: dict, csv_upload: Any, uploads: list[Any], refs: list[dict]) -> str:
+    """Queue a bulk send whose CSV and new attachments both land in the job's folder.
+
+    `submit` stores one kind of file under one parameter; the attachments are a second kind,
+    so they are stored first under the same pre-made job id and passed as refs.
+    """
+    job_id = jobs.new_job_id()
+    stored = jobs.store_files(job_id, uploads, owner=OWNER) if uploads else []
+    params = {**params, "attachments": [*stored, *refs]}
+    try:
+        return jobs.submit(
+            "send_bulk_emails", params, files=[csv_upload], files_param="csv", job_id=job_id,
+            user=USER,
+        )
+    except Exception:
+        storage.delete_job_files(job_id)  # a refused job leaves no uploads behind
+        raise
 
 
 def read_recipients(upload: Any) -> RecipientList | None:

@@ -6,15 +6,17 @@ import time
 
 import pandas as pd
 import streamlit as st
-from app.ui.signin import current_user
 
 from app import jobs, monitor
 from app.registry import STATES, TERMINAL
 from app.settings import QUEUES, get_settings
 from app.ui import downloads, duration, fraction, job_status, state_label, timings, when
 from app.ui.client import client_address
+from app.ui.signin import current_user
 
 PAGE_SIZE = 25
+# The job the detail view opens next: a retry's new job, or a link in the retry chain.
+FOLLOW = "follow_job"
 USER = current_user()
 
 st.title("Task Monitor")
@@ -150,6 +152,9 @@ def job_table(filters: dict) -> None:
 def job_detail() -> None:
     st.subheader("Job detail")
     choices = st.session_state.get("page_ids", [])
+    if follow := st.session_state.pop(FOLLOW, None):
+        # Set before the widget exists: a widget's value cannot change once it is drawn.
+        st.session_state.detail_id = follow
     typed = st.text_input("Job id", key="detail_id", placeholder="Paste any job id, or pick below")
     picked = st.selectbox("Or pick one from the table", ["—", *choices], key="detail_pick")
     job_id = typed.strip() or (picked if picked != "—" else None)
@@ -159,6 +164,10 @@ def job_detail() -> None:
 
 @st.fragment(run_every=run_every)
 def live_job(job_id: str) -> None:
+    if FOLLOW in st.session_state:
+        # A button here reruns only this fragment, which would keep showing the old job:
+        # rerun the whole page so job_detail opens the job to follow.
+        st.rerun()
     record = jobs.get(job_id, user=USER)
     if record is None:
         st.warning(f"There is no job {job_id}.")
@@ -185,11 +194,15 @@ def live_job(job_id: str) -> None:
 
 
 def show_job(job_id: str) -> None:
-    st.session_state.detail_id = job_id
+    """Open `job_id` in the detail view on the next run (see job_detail)."""
+    st.session_state[FOLLOW] = job_id
 
 
 def retry_and_show(job_id: str) -> None:
-    show_job(jobs.retry(job_id, user=USER))
+    try:
+        show_job(jobs.retry(job_id, user=USER))
+    except ValueError as refused:  # e.g. a password Nexus no longer keeps must be given again
+        st.session_state.retry_refused = str(refused)
 
 
 def actions(record: dict) -> None:
@@ -199,7 +212,15 @@ def actions(record: dict) -> None:
         columns[0].button("Cancel job", key="act_cancel", on_click=jobs.cancel, args=(job_id,),
                           kwargs={"user": USER})
     if record["state"] in ("FAILURE", "REVOKED"):
-        columns[1].button("Retry job", key="act_retry", on_click=retry_and_show, args=(job_id,))
+        retried_by = record.get("retried_by")
+        # One retry per job: a second click would queue a second copy of the same work.
+        columns[1].button(
+            "Retry job", key="act_retry", on_click=retry_and_show, args=(job_id,),
+            disabled=bool(retried_by),
+            help=f"Already retried as {retried_by}." if retried_by else None,
+        )
+    if refused := st.session_state.pop("retry_refused", None):
+        st.error(refused)
 
 
 def related(record: dict) -> None:
@@ -208,9 +229,9 @@ def related(record: dict) -> None:
         "Retry of": record.get("retry_of"),
         "Retried as": record.get("retried_by"),
     }
-    for label, other in links.items():
+    for name, (label, other) in zip(("parent", "retry_of", "retried_by"), links.items()):
         if other:
-            st.markdown(f"{label}: `{other}`")
+            st.button(f"{label}: {other}", key=f"link_{name}", on_click=show_job, args=(other,))
     children = jobs.children(record["id"], user=USER)
     if children:
         st.markdown(f"**Children ({len(children)})**")
@@ -221,15 +242,25 @@ def related(record: dict) -> None:
         ]), hide_index=True, width="stretch")
 
 
+def retry_one(job_id: str) -> str | None:
+    """Retry a job; the sentence saying why not when it cannot be retried."""
+    try:
+        jobs.retry(job_id, user=USER)
+    except ValueError as refused:
+        return str(refused)
+    return None
+
+
 def bulk_actions(filters: dict) -> None:
     if not USER.is_admin:
         return
     with st.expander("Bulk actions"):
         if st.button("Retry every failed job matching the filters", key="retry_all"):
             page = jobs.list(**{**filters, "state": "FAILURE"}, user=USER, limit=500)
-            for record in page.jobs:
-                jobs.retry(record["id"], user=USER)
-            st.success(f"Resubmitted {len(page.jobs)} failed job(s).")
+            refusals = [r for r in (retry_one(record["id"]) for record in page.jobs) if r]
+            st.success(f"Resubmitted {len(page.jobs) - len(refusals)} failed job(s).")
+            if refusals:
+                st.warning(f"{len(refusals)} job(s) were not retried: {refusals[0]}")
         queue = st.selectbox("Queue to purge", QUEUES, key="purge_queue")
         confirm = st.checkbox(f"Yes, drop every waiting message in {queue}", key="purge_confirm")
         if st.button("Purge queue", disabled=not confirm, key="purge"):
@@ -247,8 +278,10 @@ def dead_letters() -> None:
             cols[0].markdown(f"**{record['kind']}** `{record['id']}` · {finished}"
                              f"  \n{record.get('error') or ''}")
             if cols[1].button("Requeue", key=f"dl_retry_{record['id']}"):
-                jobs.retry(record["id"], user=USER)
-                st.rerun()
+                refused = retry_one(record["id"])
+                if not refused:
+                    st.rerun()
+                cols[0].error(refused)
             if cols[2].button("Dismiss", key=f"dl_dismiss_{record['id']}"):
                 jobs.dismiss(record["id"], user=USER)
                 st.rerun()

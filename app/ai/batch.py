@@ -40,6 +40,7 @@ RESULT_COLUMNS = (
     "output_tokens",
     "cost_usd",
 )
+NOT_RUN = "Not run: the job was cancelled."
 
 
 @dataclass
@@ -60,7 +61,7 @@ class BatchItem:
         return {
             "id": self.id or str(self.index + 1),
             "prompt": self.prompt,
-            "status": "ok" if self.ok else "failed",
+            "status": "ok" if self.ok else "not run" if self.error == NOT_RUN else "failed",
             "answer": self.answer,
             "error": self.error,
             "model": self.usage.model,
@@ -110,15 +111,21 @@ def run_batch(
     concurrency: int = 4,
     on_done: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[BatchItem]:
     """Run every item through `answer` on a few threads; each item ends ok or with its error.
 
     `on_done(done, total)` runs on the calling thread after each item, so it may raise
-    (JobCancelled) to stop the batch: items not yet started are then cancelled.
+    (JobCancelled) to stop the batch: items not yet started are then cancelled. Once
+    `cancelled()` is true, no item makes another call (those not run say so) and JobCancelled
+    is raised after the calls in flight have ended.
     """
     workers = max(1, min(concurrency, MAX_CONCURRENCY, len(items) or 1))
+    stop = cancelled or (lambda: False)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ai-batch") as pool:
-        pending: set[Future] = {pool.submit(_run_item, item, answer, sleep) for item in items}
+        pending: set[Future] = {
+            pool.submit(_run_item, item, answer, sleep, stop) for item in items
+        }
         done = 0
         try:
             while pending:
@@ -126,6 +133,8 @@ def run_batch(
                 done += len(finished)
                 if on_done:
                     on_done(done, len(items))
+                if stop():
+                    raise JobCancelled("The job was cancelled.")
         except JobCancelled:
             for future in pending:
                 future.cancel()
@@ -169,13 +178,23 @@ def write_xlsx(items: list[BatchItem], path: Path) -> None:
 
 
 def _run_item(
-    item: BatchItem, answer: Callable[[BatchItem], tuple[str, Usage]], sleep: Callable
+    item: BatchItem,
+    answer: Callable[[BatchItem], tuple[str, Usage]],
+    sleep: Callable,
+    cancelled: Callable[[], bool],
 ) -> None:
     for attempt in range(1, ITEM_ATTEMPTS + 1):
+        if cancelled():
+            if attempt == 1:  # a retry cut short keeps the error of its last try
+                item.error = NOT_RUN
+            return
         item.attempts = attempt
         try:
             item.answer, item.usage = answer(item)
             item.ok, item.error = True, ""
+            return
+        except JobCancelled:  # the limiter's wait noticed the cancel: no call was made
+            item.ok, item.error = None, NOT_RUN
             return
         except TransientError as exc:
             item.ok, item.error = False, str(exc)

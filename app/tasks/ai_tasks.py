@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +65,16 @@ def _import_sdks() -> None:
         importlib.import_module(name)
 
 
-def limiter(task: JobTask) -> ai_state.RateLimiter:
+def limiter(
+    task: JobTask, interrupt: Callable[[], None] | None = None
+) -> ai_state.RateLimiter:
     """The shared limiter, for one job: a cancelled job stops waiting for the window.
 
     It waits out up to a whole window on its thread: a long document needs more calls than
     a minute allows, and giving up mid-way would make the retry pay for every part again.
     """
-    shared = ai_state.RateLimiter(max_wait=LIMIT_WAIT, interrupt=lambda: stop_if_cancelled(task))
+    stop = interrupt or (lambda: stop_if_cancelled(task))
+    shared = ai_state.RateLimiter(max_wait=LIMIT_WAIT, interrupt=stop)
     if task.request.called_directly:
         return shared
     # Every model call goes through reserve: the owner's daily tokens are checked right there.
@@ -83,6 +88,58 @@ def stop_if_cancelled(task: JobTask) -> None:
         raise JobCancelled("The job was cancelled.")
 
 
+def is_cancelled(job_id: str) -> bool:
+    """True once the user cancelled `job_id`; `jobs.cancel` moves its record to REVOKED."""
+    return bool(job_id) and get_registry().state(job_id) == "REVOKED"
+
+
+def confirm_stop(job_id: str, done: str, progress: dict[str, Any] | None = None) -> None:
+    """The worker's word that a cancelled job stopped, and what it had done by then.
+
+    jobs.cancel already ended the record; these fields add to it without moving its state.
+    """
+    fields: dict[str, Any] = {"error": done, "stopped_at": time.time()}
+    if progress is not None:
+        fields["progress"] = progress
+    get_registry().update(job_id, **fields)
+
+
+class Steps:
+    """A job's progress over model calls, looking for a cancel before each call.
+
+    A thread pool cannot kill a job, so the job stops itself at its next step and says how
+    far it got. The job id is read once: helper threads have no Celery request of their own.
+    With `confirm` False (a batch, which confirms once its items have ended) a cancel only
+    raises.
+    """
+
+    def __init__(self, task: JobTask, confirm: bool = True) -> None:
+        self.task = task
+        self.job_id = "" if task.request.called_directly else task.job_id
+        self.confirm = confirm
+        self.last: dict[str, Any] = {}
+
+    def report(self, current: int, total: int, message: str) -> None:
+        self.last = {"current": current, "total": total, "message": message}
+        self.check()
+        try:
+            self.task.progress(current, total, message)
+        except JobCancelled:
+            self.check()  # cancelled since the check above: confirm it, then stop
+            raise
+
+    def check(self) -> None:
+        if not is_cancelled(self.job_id):
+            return
+        if self.confirm:
+            done = (
+                f"{self.last['current']} of {self.last['total']} steps done before the cancel."
+                if self.last else "Stopped before its first step: the job was cancelled."
+            )
+            confirm_stop(self.job_id, done, self.last or None)
+        raise JobCancelled("The job was cancelled.")
+
+
 def record_usage(usage: Usage, owner: str) -> None:
     """Add a call to the day's totals; a Redis hiccup here must not fail work already paid for."""
     try:
@@ -91,14 +148,18 @@ def record_usage(usage: Usage, owner: str) -> None:
         log.warning("Could not add AI usage to the daily totals", exc_info=True)
 
 
-def service(task: JobTask, provider: str | None, model: str | None) -> AIService:
+def service(
+    task: JobTask, provider: str | None, model: str | None, confirm: bool = True
+) -> AIService:
+    """The AI service of one job: it checks for a cancel before every step and limiter wait."""
     owner = task.owner if not task.request.called_directly else ""
+    steps = Steps(task, confirm)
     return build_service(
         provider,
         model,
-        limiter=limiter(task),
+        limiter=limiter(task, steps.check),
         on_usage=lambda usage: record_usage(usage, owner),
-        on_progress=task.progress,
+        on_progress=steps.report,
     )
 
 
@@ -367,7 +428,7 @@ def batch_ai_requests(
         items = batches.items_from_csv(self.input_path(files[0]).read_bytes())
     else:
         items = batches.items_from_prompts(prompts or [])
-    ai = service(self, provider, model)
+    ai = service(self, provider, model, confirm=False)
     ai.on_progress = None  # one progress line for the batch, not one per item
     ai.require()
 
@@ -375,16 +436,34 @@ def batch_ai_requests(
         result = ai.complete(item.prompt, item.system or system)
         return result.text, result.usage
 
-    self.progress(0, len(items), f"Running {len(items)} prompts")
-    batches.run_batch(
-        items,
-        answer,
-        concurrency=concurrency,
-        on_done=lambda done, total: self.progress(done, total, f"{done} of {total} prompts done"),
-    )
+    job_id = self.job_id if not self.request.called_directly else ""
+    try:
+        self.progress(0, len(items), f"Running {len(items)} prompts")
+        batches.run_batch(
+            items,
+            answer,
+            concurrency=concurrency,
+            on_done=lambda done, total: batch_progress(self, done, total),
+            cancelled=lambda: is_cancelled(job_id),
+        )
+    except JobCancelled:
+        # run_batch returns only once the calls in flight have ended: the count is final.
+        done = sum(1 for item in items if item.ok is not None)
+        line = f"{done} of {len(items)} prompts done"
+        confirm_stop(job_id, f"{line} before the cancel.",
+                     {"current": done, "total": len(items), "message": line})
+        raise
     batches.write_csv(items, self.output_path("results.csv"))
     batches.write_xlsx(items, self.output_path("results.xlsx"))
     return batch_summary(items)
+
+
+def batch_progress(task: JobTask, done: int, total: int) -> None:
+    """Progress after one item; a cancel is left to run_batch, which stops its items first."""
+    try:
+        task.progress(done, total, f"{done} of {total} prompts done")
+    except JobCancelled:
+        pass  # raising here would skip counting the items still in flight
 
 
 def batch_summary(items: list[batches.BatchItem]) -> dict[str, Any]:

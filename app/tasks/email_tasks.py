@@ -13,7 +13,8 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import Any
 
 from app import quotas, storage
 from app.connection import get_registry
-from app.errors import PermanentError, TransientError
+from app.errors import JobCancelled, PermanentError, TransientError
 from app.mail import schedule
 from app.mail.bulk import send_parallel
 from app.mail.message import Attachment, Draft, OutgoingMessage, build_message
@@ -39,6 +40,7 @@ from app.mail_state import (
 )
 from app.reports.cells import csv_value
 from app.settings import get_settings
+from app.tasks import params as params_wire
 from app.tasks.base import JobTask
 from app.tasks.recording import OWNER_HEADER
 from config.celery_config import celery_app
@@ -112,6 +114,7 @@ def send_bulk_emails(
         limits=global_limits(rate_per_minute, self.job_id),
         listing=listing,
         owner=owner,
+        job_id=self.job_id if not self.request.called_directly else "",
     )
     try:
         run.send_all(self)
@@ -223,9 +226,11 @@ def dispatch_due_emails(self: JobTask) -> dict:
             "idempotency_key": f"scheduled:{entry.id}",
             "schedule_id": entry.id,
         }
-        job_id = send_email.apply_async(
-            kwargs=params, headers={OWNER_HEADER: entry.owner}
-        ).id
+        job_id = str(uuid.uuid4())
+        # The store keeps the body until it is due; the message and its events carry refs.
+        send_email.apply_async(
+            **params_wire.publish_options(job_id, params), headers={OWNER_HEADER: entry.owner}
+        )
         store.mark_dispatched(entry.id, job_id)
         dispatched.append({"schedule_id": entry.id, "job_id": job_id})
     store.purge(time.time() - get_settings().retention_days * 86400)
@@ -257,13 +262,23 @@ class Sent:
 
 
 def deliver_once(
-    sender: SmtpSender, outgoing: OutgoingMessage, limits: dict[str, int], owner: str
+    sender: SmtpSender,
+    outgoing: OutgoingMessage,
+    limits: dict[str, int],
+    owner: str,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Sent:
-    """Send `outgoing` unless its key is already in the ledger; raises the classified error."""
+    """Send `outgoing` unless its key is already in the ledger; raises the classified error.
+
+    With `cancelled`, a cancel noticed during the throttle's wait raises JobCancelled before
+    anything is claimed or sent.
+    """
     ledger = SendLedger()
     if (record := ledger.get(outgoing.key)) is not None:
         return _sent_earlier(outgoing, record)
-    Throttle().wait(limits)
+    Throttle().wait(limits, cancelled)
+    if cancelled is not None and cancelled():
+        raise JobCancelled("The job was cancelled.")
     claim = ledger.claim(outgoing.key)
     if claim.status == "sent":
         return _sent_earlier(outgoing, claim.record)
@@ -357,6 +372,7 @@ class BulkRun:
     limits: dict[str, int]
     listing: RecipientList
     owner: str
+    job_id: str = ""  # empty when called directly: nothing to cancel
     outcomes: list[Outcome] = field(default_factory=list, init=False)
     retry_after: float = field(default=0.0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -367,7 +383,12 @@ class BulkRun:
         ]
 
     def send_all(self, task: JobTask) -> None:
-        """Every recipient once, over a few reused SMTP sessions; progress after each."""
+        """Every recipient once, over a few reused SMTP sessions; progress after each.
+
+        Thread pools cannot kill a job, so each session checks for a cancel before every
+        message (and while the throttle makes it wait); the messages already in flight
+        finish and are counted, then the record says how many went out.
+        """
         total = len(self.listing.recipients)
         task.progress(0, total, self.progress_line())
         sends = send_parallel(
@@ -375,12 +396,44 @@ class BulkRun:
             self.send_one,
             connections=get_settings().email_bulk_connections,
         )
-        with closing(sends):
-            for done, (_, outcome) in enumerate(sends, start=1):
-                self.outcomes.append(outcome)
-                task.progress(done, total, self.progress_line())
+        try:
+            with closing(sends):
+                for done, (_, outcome) in enumerate(sends, start=1):
+                    self.outcomes.append(outcome)
+                    self.report(task, done, total)
+            if self.cancelled():
+                # Cancelled after the last message was handed out: still not a success.
+                raise JobCancelled("The job was cancelled.")
+        except JobCancelled:
+            self.confirm_cancel(total)
+            raise
+
+    def cancelled(self) -> bool:
+        """True once the user cancelled the job (jobs.cancel has moved it to REVOKED)."""
+        return bool(self.job_id) and get_registry().state(self.job_id) == "REVOKED"
+
+    def report(self, task: JobTask, done: int, total: int) -> None:
+        """Progress after one message; a cancel is left to the sessions, which stop cleanly."""
+        try:
+            task.progress(done, total, self.progress_line())
+        except JobCancelled:
+            # Raising here would close the sends and lose the outcomes still in flight.
+            pass
+
+    def confirm_cancel(self, total: int) -> None:
+        """The worker's word that it stopped: what was done, on the record jobs.cancel ended."""
+        sent = self.counts()["sent"]
+        done = len(self.outcomes) - len(self.listing.rejected)
+        get_registry().update(
+            self.job_id,
+            error=f"{sent} of {total} sent before the cancel.",
+            progress={"current": done, "total": total, "message": self.progress_line()},
+            stopped_at=time.time(),
+        )
 
     def send_one(self, sender: SmtpSender, recipient: Recipient) -> Outcome:
+        if self.cancelled():
+            raise JobCancelled("The job was cancelled.")  # stops this session's next sends
         try:
             rendered = self.template.render(recipient.context())
             draft = Draft(
@@ -393,7 +446,7 @@ class BulkRun:
                 attachments=self.attachments,
             )
             outgoing = build_message(draft, f"{self.base_key}:{recipient.email.lower()}")
-            sent = deliver_once(sender, outgoing, self.limits, self.owner)
+            sent = deliver_once(sender, outgoing, self.limits, self.owner, self.cancelled)
         except Deferred as exc:
             with self._lock:  # sessions run in threads of their own
                 self.retry_after = max(self.retry_after, exc.retry_after or 0.0)

@@ -441,3 +441,56 @@ def test_page_generates_and_translates_with_tokens_and_cost(ai_worker, fake, pag
     rerun_until(at, lambda a: any("[fr] Second paragraph." in m.value for m in a.markdown))
     [request] = [r for r in fake.requests() if "Translate this" in r.last_user_text]
     assert "into German" in request.body["system"]
+
+
+@contextmanager
+def slow_answers(server: FakeAIServer, seconds: float) -> Iterator[None]:
+    server.delay = seconds
+    try:
+        yield
+    finally:
+        server.delay = 0.0
+
+
+def cancel_after_requests(job_id: str, fake: FakeAIServer, count: int) -> dict:
+    """Cancel `job_id` once `count` answers went out; its record once the worker confirmed."""
+    deadline = time.monotonic() + 30
+    while len(fake.requests()) < count:
+        assert time.monotonic() < deadline, jobs.get(job_id, user=ADMIN)
+        time.sleep(0.05)
+    assert jobs.cancel(job_id, user=TESTER)
+    deadline = time.monotonic() + 10
+    while not (record := jobs.get(job_id, user=ADMIN)).get("stopped_at"):
+        assert time.monotonic() < deadline, f"the worker never confirmed the cancel: {record}"
+        time.sleep(0.05)
+    return record
+
+
+def test_a_cancelled_batch_makes_no_call_after_it_stops(ai_worker, fake) -> None:
+    prompts = [f"Question {n}" for n in range(8)]
+    with slow_answers(fake, 0.5):
+        job_id = jobs.submit(
+            "batch_ai_requests", {"prompts": prompts, "concurrency": 2}, user=TESTER
+        )
+        record = cancel_after_requests(job_id, fake, 2)
+        answered = len(fake.requests())
+        time.sleep(2)  # four more answers' time: none may come
+    assert len(fake.requests()) == answered < 8
+    assert record["state"] == "REVOKED"
+    assert record["error"] == f"{answered} of 8 prompts done before the cancel."
+    assert record["progress"]["current"] == answered
+
+
+def test_a_cancelled_analysis_stops_before_its_next_part(ai_worker, fake) -> None:
+    with slow_answers(fake, 0.5):
+        job_id = jobs.submit(
+            "analyze_document", {"analysis": "key_points"},
+            files=[("minutes.txt", LONG_TEXT.encode())], user=TESTER,
+        )
+        record = cancel_after_requests(job_id, fake, 1)
+        answered = len(fake.requests())
+        time.sleep(1.5)
+    assert len(fake.requests()) == answered
+    total = record["progress"]["total"]
+    assert answered < total
+    assert record["error"] == f"{answered} of {total} steps done before the cancel."

@@ -524,3 +524,59 @@ def test_a_vertical_tab_in_one_subject_fails_that_recipient_only(workers, mail_s
     assert sorted(r.rcpt_tos[0] for r in mail_server.received) == [
         "ann@example.com", "cat@example.com"
     ]
+
+
+def test_attachments_uploaded_on_the_bulk_tab_reach_every_recipient(workers, mail_server):
+    at = email_page()
+    at.file_uploader(key="bulk-csv").set_value(
+        [("people.csv", b"email,name\nann@example.com,Ann\nbob@example.com,Bob\n", "text/csv")]
+    ).run()
+    at.file_uploader(key="bulk-up").set_value(
+        [("terms.pdf", b"%PDF-1.7 terms", "application/pdf")]
+    ).run()
+    assert not at.exception, at.exception
+    next(b for b in at.button if b.label == "Send to 2 recipients").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    record = jobs.wait(at.session_state["bulk-job"], 30, user=ADMIN)
+    assert record["state"] == "SUCCESS", record["error"]
+    assert record["result"]["sent"] == 2
+    received = {r.rcpt_tos[0]: r.message for r in mail_server.wait_for(2)}
+    assert sorted(received) == ["ann@example.com", "bob@example.com"]
+    for message in received.values():
+        [part] = list(message.iter_attachments())
+        assert (part.get_filename(), part.get_content()) == ("terms.pdf", b"%PDF-1.7 terms")
+
+
+def wait_until_stopped(job_id: str, user: User, timeout: float = 15) -> dict:
+    """The job's record once its worker confirmed the cancel (`stopped_at`)."""
+    deadline = time.monotonic() + timeout
+    while not (record := jobs.get(job_id, user=user)).get("stopped_at"):
+        assert time.monotonic() < deadline, f"the worker never confirmed the cancel: {record}"
+        time.sleep(0.05)
+    return record
+
+
+def test_a_cancelled_bulk_send_stops_at_once_and_says_how_many_went_out(workers, mail_server):
+    ann = User("ann")
+    # One a second: as slow as this module's 10-second visibility timeout lets a job be.
+    recipients = [f"slow{i}@example.com" for i in range(5)]
+    params = {"subject": "Slow", "text": "One a second", "recipients": recipients,
+              "rate_per_minute": 60}
+    job_id = jobs.submit("send_bulk_emails", params, user=ann)
+    deadline = time.monotonic() + 20
+    while len(mail_server.received) < 2:
+        assert time.monotonic() < deadline, jobs.get(job_id, user=ann)
+        time.sleep(0.05)
+    assert jobs.cancel(job_id, user=ann)
+
+    record = wait_until_stopped(job_id, ann, timeout=5)  # the throttle's wait noticed it
+    sent = len(mail_server.received)
+    time.sleep(3)  # three more throttle slots: nothing may go out after the confirmation
+    assert len(mail_server.received) == sent < 5
+    record = jobs.get(job_id, user=ann)
+    assert record["state"] == "REVOKED"
+    assert record["error"] == f"{sent} of 5 sent before the cancel."
+    assert record["progress"]["current"] == sent
+    assert record["progress"]["message"].startswith(f"{sent} sent,")
+    outcomes = jobs.output_bytes(job_id, "outcomes.csv", user=ann).decode()
+    assert outcomes.count(",sent,") == sent

@@ -127,3 +127,23 @@ def test_monitor_pages_through_jobs(worker) -> None:
     assert any("Page 2" in c.value for c in at.caption)
     at.button(key="newer").click().run()
     assert _table(at, "Job") == first
+
+
+def test_monitor_follows_a_retry_and_links_the_retry_chain(worker) -> None:
+    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, user=TESTER)
+    jobs.wait(bad, 20, user=ADMIN)
+    at = _run("pages/task_monitor.py")
+    at.text_input(key="detail_id").input(bad).run()
+    at.button(key="act_retry").click().run()
+    assert not at.exception, at.exception
+    new_id = jobs.get(bad, user=ADMIN)["retried_by"]
+    assert at.text_input(key="detail_id").value == new_id
+    assert at.button(key="link_retry_of").label == f"Retry of: {bad}"  # the new job is shown
+
+    at.button(key="link_retry_of").click().run()
+    assert at.text_input(key="detail_id").value == bad
+    assert at.button(key="act_retry").disabled  # a second click must not retry it again
+    assert at.button(key="link_retried_by").label == f"Retried as: {new_id}"
+    at.button(key="link_retried_by").click().run()
+    assert at.text_input(key="detail_id").value == new_id
+    jobs.wait(new_id, 20, user=ADMIN)
