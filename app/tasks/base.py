@@ -106,8 +106,11 @@ class JobTask(Task):
         kwargs = params.unpack(self.job_id, kwargs)
         self.check_owned_inputs(kwargs)
         result = self._run_classified(*args, **kwargs)
-        # Outputs count against the owner's storage before anyone is woken to look at them.
-        quotas.settle(self.job_id)
+        # Outputs count against the owner's storage before anyone is woken to look at them. A
+        # job with no folder has never had a byte counted, so there is nothing to settle.
+        if self.job_dir.exists():
+            quotas.settle(self.job_id)
+        # Unconditionally: a batch's callback ends a job whose secrets its first message carried.
         vault.forget(self.job_id)  # the work is done: its secrets go before anyone is woken
         # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
         registry.transition(
