@@ -22,7 +22,7 @@ from app.auth import SYSTEM, User
 from app.mail import inbox
 from app.mail_state import ScheduledEmail, ScheduleStore, SendLedger, Throttle
 from app.settings import get_settings
-from tests.support.mail_server import MailServer
+from tests.support.mail_server import MailServer, worker_env
 from tests.support.pages import page_test
 from tests.support.processes import Proc, start_worker
 from tests.support.users import ADMIN, TESTER
@@ -67,16 +67,12 @@ class Workers:
 def workers(redis_url: str, session_dir: Path, mail_server: MailServer):
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)
-    env = {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail_server.port),
-        "SMTP_SECURITY": "none",
-        "SMTP_TIMEOUT": "2",
-        "MAIL_FROM": "Nexus <nexus@example.com>",
-        "EMAIL_RATE_PER_MINUTE": "6000",
-        "EMAIL_BULK_CONNECTIONS": "2",
-        "VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-    }
+    env = worker_env(
+        mail_server,
+        SMTP_TIMEOUT="2",
+        EMAIL_BULK_CONNECTIONS="2",
+        VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+    )
     pool = Workers(logs, env)
     yield pool
     pool.current.stop()

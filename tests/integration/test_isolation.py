@@ -20,7 +20,7 @@ from app.connection import get_registry
 from app.mail_state import SendLedger
 from app.tasks.recording import OWNER_HEADER, RETRY_OF_HEADER
 from config.celery_config import celery_app
-from tests.support.mail_server import MailServer
+from tests.support.mail_server import MailServer, worker_env
 from tests.support.processes import Proc, start_worker
 from tests.support.users import ADMIN, ALICE, BOB
 
@@ -38,14 +38,7 @@ def mail_server():
 def stack(redis_url: str, session_dir: Path, mail_server: MailServer) -> Proc:
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)
-    env = {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail_server.port),
-        "SMTP_SECURITY": "none",
-        "MAIL_FROM": "Nexus <nexus@example.com>",
-        "EMAIL_RATE_PER_MINUTE": "6000",
-    }
-    proc = start_worker(logs, concurrency=2, env=env)
+    proc = start_worker(logs, concurrency=2, env=worker_env(mail_server))
     yield proc
     proc.stop()
 

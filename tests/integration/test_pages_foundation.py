@@ -89,12 +89,18 @@ def test_monitor_cancels_a_running_job(worker) -> None:
     assert jobs.get(job_id, user=ADMIN)["state"] == "REVOKED"
 
 
-def test_monitor_retries_a_failed_job_and_handles_dead_letters(worker) -> None:
+def retried_from_the_monitor() -> tuple[str, AppTest]:
+    """A failed job, opened on the monitor and retried with its button."""
     bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, user=TESTER)
     jobs.wait(bad, 20, user=ADMIN)
     at = _run("pages/task_monitor.py")
     at.text_input(key="detail_id").input(bad).run()
     at.button(key="act_retry").click().run()
+    return bad, at
+
+
+def test_monitor_retries_a_failed_job_and_handles_dead_letters(worker) -> None:
+    bad, at = retried_from_the_monitor()
     new_id = jobs.get(bad, user=ADMIN)["retried_by"]
     assert new_id and at.text_input(key="detail_id").value == new_id
     jobs.wait(new_id, 20, user=ADMIN)
@@ -130,11 +136,7 @@ def test_monitor_pages_through_jobs(worker) -> None:
 
 
 def test_monitor_follows_a_retry_and_links_the_retry_chain(worker) -> None:
-    bad = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, user=TESTER)
-    jobs.wait(bad, 20, user=ADMIN)
-    at = _run("pages/task_monitor.py")
-    at.text_input(key="detail_id").input(bad).run()
-    at.button(key="act_retry").click().run()
+    bad, at = retried_from_the_monitor()
     assert not at.exception, at.exception
     new_id = jobs.get(bad, user=ADMIN)["retried_by"]
     assert at.text_input(key="detail_id").value == new_id

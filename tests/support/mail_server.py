@@ -165,3 +165,15 @@ def password_checker(user: str, password: str) -> Callable:
         return AuthResult(success=ok, handled=False)
 
     return authenticate
+
+
+def worker_env(server: MailServer, **extra: str) -> dict[str, str]:
+    """What an email worker needs to send to `server`, unthrottled, plus `extra` settings."""
+    return {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(server.port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "Nexus <nexus@example.com>",
+        "EMAIL_RATE_PER_MINUTE": "6000",
+        **extra,
+    }
