@@ -18,4 +18,4 @@ RUN mkdir -p /data/var /data/storage && chown -R nexus:nexus /data
 USER nexus
 
 EXPOSE 8501 5555 9808
-CMD ["python", "-m", "app.web", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]
+CMD ["python", "-m", "app.runtime.web", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]

@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 run: install
-	$(PY) -m app.run
+	$(PY) -m app.runtime.run
 
 test: install
 	sh tests/e2e/ensure_chromium.sh

@@ -47,15 +47,15 @@ running_pid() {
 
 command_for() {
   case "$1" in
-    beat|flower|metrics) "$PY" -m app.processes "$1" ;;
-    *) "$PY" -m app.processes worker "$1" ;;
+    beat|flower|metrics) "$PY" -m app.runtime.processes "$1" ;;
+    *) "$PY" -m app.runtime.processes worker "$1" ;;
   esac
 }
 
 flower_env() {
   local file="$RUN_DIR/flower.password"
-  if "$PY" -c "from app.processes import configured_flower_password as p; raise SystemExit(p() is None)"; then
-    "$PY" -c "from app.processes import flower_auth; print(flower_auth()['FLOWER_BASIC_AUTH'])"
+  if "$PY" -c "from app.runtime.processes import configured_flower_password as p; raise SystemExit(p() is None)"; then
+    "$PY" -c "from app.runtime.processes import flower_auth; print(flower_auth()['FLOWER_BASIC_AUTH'])"
     return
   fi
   if [ ! -s "$file" ]; then
@@ -129,7 +129,7 @@ action=${1:-status}
 shift || true
 case "$action" in
   start)
-    "$PY" -m app.redis_server
+    "$PY" -m app.runtime.redis_server
     for name in $(names "$@"); do start_one "$name"; done
     ;;
   stop)

@@ -37,7 +37,7 @@ from app.mail.bulk import send_parallel  # noqa: E402
 from app.mail.message import Draft, OutgoingMessage, build_message  # noqa: E402
 from app.mail.render import MessageTemplate  # noqa: E402
 from app.mail.smtp import SmtpConfig, SmtpSender  # noqa: E402
-from app.redis_server import free_port  # noqa: E402
+from app.runtime.redis_server import free_port  # noqa: E402
 from app.settings import get_settings  # noqa: E402
 
 TEMPLATE = MessageTemplate(

@@ -242,7 +242,7 @@ def bench_thumbnails_in_process(work: Path, paths: list[Path]) -> dict:
 
 def bench_thumbnails_queue(work: Path, paths: list[Path]) -> dict:
     """A private Redis and files worker; the whole run goes through app.jobs."""
-    from app import redis_server
+    from app.runtime import redis_server
     from app.settings import get_settings
 
     server = redis_server.start(work / "redis", appendonly=False)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
 from app.auth import User  # noqa: E402
-from app.redis_server import start as start_redis  # noqa: E402
+from app.runtime.redis_server import start as start_redis  # noqa: E402
 
 BENCH = User("bench@localhost", "Benchmark", is_admin=True)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from app import redis_server
+from app.runtime import redis_server
 from tests.support.processes import Proc, start_worker
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="nexus-tests-"))

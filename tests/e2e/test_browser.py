@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from app import jobs
-from app.processes import streamlit_command
+from app.runtime.processes import streamlit_command
 from tests.support.browser import LOAD_TIMEOUT_MS
 from tests.support.processes import ROOT, Proc, start_worker
 from tests.support.users import ADMIN

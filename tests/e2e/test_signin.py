@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.processes import streamlit_command
+from app.runtime.processes import streamlit_command
 from tests.e2e.test_browser import wait_until_healthy, with_port
 from tests.support.processes import ROOT, Proc
 from tests.support.signin import SignIn, identity_provider, sign_in  # noqa: F401

@@ -17,10 +17,11 @@ import pytest
 import redis
 from streamlit.testing.v1 import AppTest
 
-from app import jobs, redis_server
+from app import jobs
 from app.auth import SYSTEM, User
 from app.mail import inbox
 from app.mail_state import ScheduledEmail, ScheduleStore, SendLedger, Throttle
+from app.runtime import redis_server
 from app.settings import get_settings
 from tests.support.mail_server import MailServer, worker_env
 from tests.support.pages import page_test

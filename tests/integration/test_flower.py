@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.processes import flower_auth, flower_command
+from app.runtime.processes import flower_auth, flower_command
 from app.settings import get_settings
 from tests.support.processes import ROOT, Proc
 

@@ -22,7 +22,7 @@ import pytest
 import redis
 from celery import Celery
 
-from app.redis_server import free_port
+from app.runtime.redis_server import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def launcher(tmp_path: Path):
     }
     log = tmp_path / "launcher.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "app.run"], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "app.runtime.run"], cwd=ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     yield process, ports, log, tmp_path
     if process.poll() is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
+from app.runtime.web import with_upload_cap
 from app.settings import get_settings
-from app.web import with_upload_cap
 from tests.support.pages import page_test
 from tests.unit.office import samples
 

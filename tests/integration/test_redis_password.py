@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from app import redis_server
+from app.runtime import redis_server
 from app.settings import redact_url
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from app.redis_server import free_port
+from app.runtime.redis_server import free_port
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from app.processes import worker_plans
+from app.runtime.processes import worker_plans
 from app.settings import QUEUES
 
 TEXT = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app import processes
+from app.runtime import processes
 from app.settings import get_settings
 
 

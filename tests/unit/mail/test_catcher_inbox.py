@@ -16,7 +16,7 @@ from app.mail import inbox
 from app.mail.catcher import StoringHandler
 from app.mail.message import Attachment, Draft, build_message
 from app.mail.smtp import SmtpConfig, SmtpSender
-from app.redis_server import free_port
+from app.runtime.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from app.errors import PermanentError, TransientError
 from app.mail.message import Attachment, Draft, build_message
 from app.mail.smtp import Deferred, SmtpConfig, SmtpSender, classify
-from app.redis_server import free_port
+from app.runtime.redis_server import free_port
 from tests.support.mail_server import (
     MailServer,
     password_checker,

@@ -186,7 +186,7 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 
 def main() -> None:
-    """`python -m app.redis_server`: make sure Redis answers at REDIS_URL, else start one."""
+    """`python -m app.runtime.redis_server`: make sure Redis answers at REDIS_URL, else start it."""
     from app.settings import get_settings, redact_url
 
     settings = get_settings()

@@ -3,8 +3,8 @@
 `make run` (app/run.py) and `celery_worker.sh` both start processes from these, so a worker
 started either way reads the same queues with the same pool.
 
-    python -m app.processes worker files     # prints the command for the files worker
-    python -m app.processes names            # prints every process name
+    python -m app.runtime.processes worker files     # prints the command for the files worker
+    python -m app.runtime.processes names            # prints every process name
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def flower_command() -> list[str]:
 def streamlit_command() -> list[str]:
     settings = get_settings()
     return [
-        _python(), "-m", "app.web",
+        _python(), "-m", "app.runtime.web",
         "--server.address", settings.streamlit_address,
         "--server.port", str(settings.streamlit_port),
         "--server.headless", "true",
@@ -118,7 +118,7 @@ def idp_command() -> list[str]:
 
 
 def metrics_command() -> list[str]:
-    return [_python(), "-m", "app.metrics"]
+    return [_python(), "-m", "app.runtime.metrics"]
 
 
 def all_commands() -> dict[str, list[str]]:
@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 1 and argv[0] in ("beat", "flower", "streamlit", "metrics", "idp"):
         print(shlex.join(globals()[f"{argv[0]}_command"]()))
         return 0
-    print("usage: python -m app.processes names | worker QUEUE | beat | flower | streamlit",
+    print("usage: python -m app.runtime.processes names | worker QUEUE | beat | flower | streamlit",
           file=sys.stderr)
     return 2
 

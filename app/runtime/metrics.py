@@ -1,6 +1,6 @@
 """A small Prometheus endpoint with what Flower's /metrics lacks: queue lengths and consumers.
 
-    python -m app.metrics        # serves http://127.0.0.1:<METRICS_PORT>/metrics
+    python -m app.runtime.metrics        # serves http://127.0.0.1:<METRICS_PORT>/metrics
 
 Values are read from Redis at each scrape, so they are never staler than the scrape itself.
 """

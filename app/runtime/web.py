@@ -1,6 +1,6 @@
 """Start the Streamlit app with st.navigation in charge from the very first request.
 
-    python -m app.web [streamlit options]     # what `streamlit run app.py` would do
+    python -m app.runtime.web [streamlit options]     # what `streamlit run app.py` would do
 
 Streamlit treats a `pages/` folder as its legacy multipage layout until `st.navigation` has run
 once. Without this, a deep link such as /task_monitor opened before anyone loaded "/" would run
@@ -16,7 +16,7 @@ from pathlib import Path
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web import cli
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def _load_task_modules() -> None:

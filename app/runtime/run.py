@@ -15,8 +15,8 @@ from importlib.util import find_spec
 
 from honcho.manager import Manager
 
-from app import processes
-from app.redis_server import RedisUnavailable, ensure, password_file
+from app.runtime import processes
+from app.runtime.redis_server import RedisUnavailable, ensure, password_file
 from app.settings import Settings, get_settings, redact_url
 
 
@@ -42,7 +42,7 @@ def _optional_processes() -> dict[str, list[str]]:
         ]
     if settings.embedded_idp:
         extra["idp"] = processes.idp_command()
-    if find_spec("app.metrics"):
+    if find_spec("app.runtime.metrics"):
         extra["metrics"] = processes.metrics_command()
     return extra
 
