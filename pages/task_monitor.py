@@ -8,10 +8,19 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs, monitor
-from app.registry import STATES, TERMINAL
+from app.registry import TERMINAL
 from app.settings import QUEUES, get_settings
-from app.ui import downloads, duration, fraction, job_status, state_label, timings, when
+from app.ui import downloads, job_status, when
 from app.ui.client import client_address
+from app.ui.monitor import (
+    job_filters,
+    job_links,
+    job_metrics,
+    job_rows,
+    ping_buttons,
+    queue_table,
+    worker_table,
+)
 from app.ui.signin import current_user
 
 PAGE_SIZE = 25
@@ -31,44 +40,10 @@ run_every = None if paused else interval
 
 @st.fragment(run_every=run_every)
 def queues_and_workers() -> None:
-    stats = monitor.queue_stats()
     st.subheader("Queues")
-    rows = [
-        {
-            "Queue": name,
-            "Waiting": s.length,
-            "By priority": ", ".join(f"p{p}: {n}" for p, n in sorted(s.by_priority.items())),
-            "Reserved": s.reserved,
-            "Scheduled (ETA)": s.scheduled,
-            "Workers": s.consumers,
-        }
-        for name, s in stats.items()
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    for name, s in stats.items():
-        if s.consumers == 0:
-            st.error(f"No worker reads **{name}**; {s.length} job(s) wait. "
-                     f"Start one: `{monitor.WORKER_COMMANDS[name]}`")
-
+    queue_table(monitor.queue_stats())
     st.subheader("Workers")
-    workers = monitor.workers()
-    if not workers:
-        st.warning("No worker has sent a heartbeat in the last minute.")
-    else:
-        st.dataframe(pd.DataFrame([
-            {
-                "Worker": w.hostname,
-                "Status": "🟢 online" if w.online else "🔴 offline",
-                "Heartbeat": f"{w.age:.0f} s ago",
-                "Queues": ", ".join(w.queues),
-                "Pool": f"{w.pool} × {w.concurrency}",
-                "Active": w.active,
-                "Reserved": w.reserved,
-                "Processed": w.processed,
-                "Load": " ".join(f"{x:.2f}" for x in w.load),
-            }
-            for w in workers
-        ]), hide_index=True, width="stretch")
+    worker_table(monitor.workers())
 
 
 def queue_history() -> None:
@@ -81,26 +56,6 @@ def queue_history() -> None:
     frame = pd.DataFrame(samples)
     frame["time"] = pd.to_datetime(frame.pop("t"), unit="s")
     st.line_chart(frame.set_index("time")[list(QUEUES)])
-
-
-def job_filters() -> dict:
-    columns = st.columns([1, 1, 1, 1, 2])
-    state = columns[0].selectbox("State", ["All", *STATES], key="f_state")
-    queue = columns[1].selectbox("Queue", ["All", *QUEUES], key="f_queue")
-    kind = columns[2].selectbox("Kind", ["All", *jobs.kinds()], key="f_kind")
-    owner = columns[3].text_input("Owner", key="f_owner") if USER.is_admin else ""
-    text = columns[4].text_input("Search name, parameters and errors", key="f_text")
-    system = USER.is_admin and st.toggle(
-        "Show system jobs", key="f_system", help="Beat's dispatchers, maintenance, health checks."
-    )
-    return {
-        "state": None if state == "All" else state,
-        "queue": None if queue == "All" else queue,
-        "kind": None if kind == "All" else kind,
-        "owner": owner.strip().lower() or None,
-        "text": text.strip() or None,
-        "include_system": system,
-    }
 
 
 def turn_page(step: int) -> None:
@@ -120,27 +75,7 @@ def job_table(filters: dict) -> None:
     if not page.jobs:
         st.info("No jobs match these filters.")
         return
-    rows = []
-    for record in page.jobs:
-        wait, run = timings(record)
-        rows.append({
-            "Job": record["id"],
-            "Kind": record["kind"],
-            "State": state_label(record["state"]),
-            "Progress": fraction(record),
-            "Message": (record.get("progress") or {}).get("message", ""),
-            "Queue": record["queue"],
-            "Owner": record["owner"],
-            "Submitted": when(record["submitted_at"]),
-            "Wait": duration(wait),
-            "Run": duration(run),
-            "Retries": record["retries"],
-            "Error": record.get("error") or "",
-        })
-    st.dataframe(
-        pd.DataFrame(rows), hide_index=True, width="stretch",
-        column_config={"Progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
-    )
+    job_rows(page.jobs)
     nav = st.columns([1, 1, 6])
     nav[0].button("◀ Newer", disabled=page_number == 1, key="newer",
                   on_click=turn_page, args=(-1,))
@@ -174,12 +109,7 @@ def live_job(job_id: str) -> None:
         return
     st.markdown(f"**{record['kind']}** · queue `{record['queue']}` · owner `{record['owner']}`")
     job_status(record)
-    wait, run = timings(record)
-    cols = st.columns(4)
-    cols[0].metric("Queue wait", duration(wait))
-    cols[1].metric("Run time", duration(run))
-    cols[2].metric("Retries", record["retries"])
-    cols[3].metric("Worker", record.get("worker") or "—")
+    job_metrics(record)
     actions(record)
     st.markdown("**Parameters**")
     st.json(record.get("params") or {}, expanded=False)
@@ -189,7 +119,7 @@ def live_job(job_id: str) -> None:
     if record.get("traceback"):
         with st.expander("Traceback"):
             st.code(record["traceback"])
-    related(record)
+    job_links(record, USER, open_job=show_job)
     downloads(job_id, USER, key_prefix="monitor")
 
 
@@ -221,25 +151,6 @@ def actions(record: dict) -> None:
         )
     if refused := st.session_state.pop("retry_refused", None):
         st.error(refused)
-
-
-def related(record: dict) -> None:
-    links = {
-        "Parent batch": record.get("parent"),
-        "Retry of": record.get("retry_of"),
-        "Retried as": record.get("retried_by"),
-    }
-    for name, (label, other) in zip(("parent", "retry_of", "retried_by"), links.items()):
-        if other:
-            st.button(f"{label}: {other}", key=f"link_{name}", on_click=show_job, args=(other,))
-    children = jobs.children(record["id"], user=USER)
-    if children:
-        st.markdown(f"**Children ({len(children)})**")
-        st.dataframe(pd.DataFrame([
-            {"Job": c["id"], "Kind": c["kind"], "State": state_label(c["state"]),
-             "Error": c.get("error") or ""}
-            for c in children
-        ]), hide_index=True, width="stretch")
 
 
 def retry_one(job_id: str) -> str | None:
@@ -287,22 +198,6 @@ def dead_letters() -> None:
                 st.rerun()
 
 
-def diagnostics() -> None:
-    st.caption("Ping sends a tiny job through a queue and times its way back.")
-    columns = st.columns(len(QUEUES))
-    for column, queue in zip(columns, QUEUES):
-        if column.button(f"Ping {queue}", key=f"ping_{queue}"):
-            st.session_state[f"pong_{queue}"] = monitor.ping(queue, timeout=5, user=USER)
-        column.button(f"Sample job on {queue}", key=f"sample_{queue}",
-                      on_click=lambda q=queue: show_job(monitor.run_sample(q, user=USER)))
-        pong = st.session_state.get(f"pong_{queue}")
-        if pong:
-            if pong["ok"]:
-                column.success(f"{pong['round_trip_ms']} ms via {pong['worker']}")
-            else:
-                column.error(pong["message"])
-
-
 def beat_schedule() -> None:
     entries = monitor.beat_schedule()
     if not entries:
@@ -315,7 +210,7 @@ queues_and_workers()
 queue_history()
 
 st.subheader("Jobs")
-filters = job_filters()
+filters = job_filters(USER)
 if st.session_state.get("last_filters") != filters:
     st.session_state.last_filters = filters
     st.session_state.page_number = 1
@@ -327,7 +222,7 @@ tabs = st.tabs(["Dead letters", "Test tasks", *(["Beat schedule"] if USER.is_adm
 with tabs[0]:
     dead_letters()
 with tabs[1]:
-    diagnostics()
+    ping_buttons(USER, open_job=show_job)
 if USER.is_admin:
     with tabs[2]:
         beat_schedule()
