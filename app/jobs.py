@@ -256,14 +256,40 @@ def cancel(job_id: str, *, user: User, client: str = "") -> bool:
     record = _visible(job_id, user)
     if record is None or record["state"] in TERMINAL:
         return False
+    registry = get_registry()
     running = record["state"] in ("STARTED", "PROGRESS")
-    get_registry().transition(
-        job_id, "REVOKED", finished_at=time.time(), error="Cancelled by the user."
-    )
+    now = time.time()
+    if not registry.transition(
+        job_id, "REVOKED", finished_at=now, cancel_requested_at=now,
+        error="Cancelled by the user.",
+    ):
+        return False
     celery_app.control.revoke(job_id, terminate=running, signal="SIGTERM")
     vault.forget(job_id)
+    if not _may_be_running(record, registry.get(job_id) or record):
+        registry.mark_stopped(job_id, now)
     audit.record(user, "job.cancel", job_id, record["kind"], client)
     return True
+
+
+def _may_be_running(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """True when a worker may still run a job just cancelled: it ran, or it started meanwhile.
+
+    A worker sets `started_at` as it moves a job to STARTED, and no job moves out of REVOKED,
+    so an unchanged `started_at` on a job that was not running proves nothing runs it now.
+    """
+    return before["state"] in ("STARTED", "PROGRESS") or (
+        after.get("started_at") != before.get("started_at")
+    )
+
+
+def stopping(record: dict[str, Any]) -> bool:
+    """True while a cancelled job waits for its worker to confirm that it stopped."""
+    return (
+        record["state"] == "REVOKED"
+        and bool(record.get("cancel_requested_at"))
+        and not record.get("stopped_at")
+    )
 
 
 def retry(job_id: str, *, user: User, client: str = "") -> str:

@@ -25,7 +25,9 @@ STATES = ("QUEUED", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOK
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 JSON_FIELDS = ("params", "progress", "result", "outputs", "headers")
 INT_FIELDS = ("retries", "priority", "attempts")
-FLOAT_FIELDS = ("submitted_at", "started_at", "finished_at", "updated_at")
+FLOAT_FIELDS = (
+    "submitted_at", "started_at", "finished_at", "updated_at", "cancel_requested_at", "stopped_at"
+)
 MAX_RESULT_BYTES = 64 * 1024
 MAX_TEXT_SCAN = 5000
 INTERSECTION_TTL = 3
@@ -83,6 +85,12 @@ if ARGV[5] == '1' then redis.call('HSET', KEYS[9], 'retried_by', ARGV[1]) end
 if ARGV[6] == '1' then redis.call('ZADD', KEYS[10], now, ARGV[1]) end
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
+"""
+
+# Marks a cancelled job as stopped once; a record in any other state, or none, is left alone.
+_MARK_STOPPED = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'REVOKED' then return 0 end
+return redis.call('HSETNX', KEYS[1], 'stopped_at', ARGV[1])
 """
 
 
@@ -167,6 +175,7 @@ class Registry:
         self.kwargs_ttl = kwargs_ttl
         self._transition = client.register_script(_TRANSITION)
         self._create = client.register_script(_CREATE)
+        self._mark_stopped = client.register_script(_MARK_STOPPED)
 
     # keys -------------------------------------------------------------------------------
 
@@ -276,6 +285,10 @@ class Registry:
         self.redis.hset(
             self.job_key(job_id), mapping={k: self._field(k, v) for k, v in fields.items()}
         )
+
+    def mark_stopped(self, job_id: str, when: float | None = None) -> None:
+        """Record, once, that no worker runs a cancelled job any more; others are left alone."""
+        self._mark_stopped(keys=[self.job_key(job_id)], args=[repr(when or time.time())])
 
     def set_progress(self, job_id: str, current: int, total: int, message: str = "") -> bool:
         progress = {"current": current, "total": total, "message": message}

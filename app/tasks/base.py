@@ -100,6 +100,7 @@ class JobTask(Task):
         )
         if started == 0:
             # A redelivered message of finished or cancelled work: acknowledge and do nothing.
+            registry.mark_stopped(self.job_id)
             raise Ignore()
         self._last_progress = 0.0
         # The message carries references; the task's signature gets the values they stand for.
@@ -113,7 +114,7 @@ class JobTask(Task):
         # Unconditionally: a batch's callback ends a job whose secrets its first message carried.
         vault.forget(self.job_id)  # the work is done: its secrets go before anyone is woken
         # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
-        registry.transition(
+        succeeded = registry.transition(
             self.job_id,
             "SUCCESS",
             finished_at=time.time(),
@@ -121,6 +122,8 @@ class JobTask(Task):
             outputs=storage.list_outputs(self.job_id),
             error=None,
         )
+        if not succeeded:
+            registry.mark_stopped(self.job_id)  # cancelled, but it ran to its end regardless
         return result
 
     def _run_classified(self, *args: Any, **kwargs: Any) -> Any:

@@ -116,10 +116,12 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
     if not is_job(getattr(sender, "name", None)):
         return
     vault.forget(task_id)  # the job has ended, cancelled or failed: its secrets go
+    registry = get_registry()
+    registry.mark_stopped(task_id)  # a cancelled job that stopped, early or by failing
     if isinstance(exception, JobCancelled):
         return
     quotas.settle(task_id)  # a failed job's partial outputs count too, before anyone looks
-    get_registry().transition(
+    registry.transition(
         task_id,
         "FAILURE",
         finished_at=time.time(),
@@ -136,9 +138,10 @@ def record_revoked(sender=None, request=None, terminated=None, expired=None, **_
         return
     vault.forget(request.id)
     message = "The job expired before it ran." if expired else "Cancelled by the user."
-    get_registry().transition(
-        request.id, "REVOKED", finished_at=time.time(), error=message
-    )
+    registry = get_registry()
+    registry.transition(request.id, "REVOKED", finished_at=time.time(), error=message)
+    registry.mark_stopped(request.id)
+
 
 
 def _epoch(value: Any) -> float | None:

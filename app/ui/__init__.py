@@ -30,6 +30,16 @@ def state_label(state: str) -> str:
     return f"{STATE_ICONS.get(state, '')} {state}".strip()
 
 
+def record_label(record: dict[str, Any]) -> str:
+    """A job's state as a person should read it: "Cancelling…" until its worker has stopped."""
+    return "⏳ Cancelling…" if jobs.stopping(record) else state_label(record["state"])
+
+
+def settled(record: dict[str, Any] | None) -> bool:
+    """True once nothing more will change: finished, and, if cancelled, confirmed stopped."""
+    return record is not None and record["state"] in TERMINAL and not jobs.stopping(record)
+
+
 def fraction(record: dict[str, Any]) -> float:
     """How far along a job is, from 0.0 to 1.0."""
     if record["state"] == "SUCCESS":
@@ -100,8 +110,10 @@ def job_status(record: dict[str, Any]) -> None:
     """State, progress bar and error of one job record."""
     progress = record.get("progress") or {}
     message = progress.get("message") or ""
-    st.progress(fraction(record), text=f"{state_label(record['state'])} {message}".strip())
-    if record["state"] == "FAILURE" and record.get("error"):
+    st.progress(fraction(record), text=f"{record_label(record)} {message}".strip())
+    if jobs.stopping(record):
+        st.info("Cancelling: waiting for the worker to confirm that the job has stopped.")
+    elif record["state"] == "FAILURE" and record.get("error"):
         st.error(record["error"])
     elif record["state"] == "RETRY" and record.get("error"):
         st.warning(f"Retrying after: {record['error']}")
@@ -117,8 +129,7 @@ def job_panel(
     `render_result(record)` draws the result for people; without it the result shows as JSON.
     """
 
-    first = jobs.get(job_id, user=user)
-    live = first is None or first["state"] not in TERMINAL
+    live = not settled(jobs.get(job_id, user=user))
 
     # Only a running job refreshes itself; once it finishes, one full rerun redraws it still.
     @st.fragment(run_every=refresh if live else None)
@@ -127,7 +138,7 @@ def job_panel(
         if record is None:
             st.info("Waiting for the job to be recorded…")
             return
-        if live and record["state"] in TERMINAL:
+        if live and settled(record):
             st.rerun()
         st.caption(f"Job `{job_id}` · {record['kind']} · queue {record['queue']}")
         job_status(record)

@@ -11,7 +11,7 @@ from app import jobs, monitor
 from app.auth import User
 from app.registry import STATES
 from app.settings import QUEUES
-from app.ui import duration, fraction, state_label, timings, when
+from app.ui import duration, fraction, record_label, timings, when
 
 
 def queue_table(stats: dict[str, monitor.QueueStats]) -> None:
@@ -82,7 +82,7 @@ def job_rows(records: list[dict[str, Any]]) -> None:
         rows.append({
             "Job": record["id"],
             "Kind": record["kind"],
-            "State": state_label(record["state"]),
+            "State": record_label(record),
             "Progress": fraction(record),
             "Message": (record.get("progress") or {}).get("message", ""),
             "Queue": record["queue"],
@@ -122,7 +122,7 @@ def job_links(record: dict[str, Any], user: User, open_job: Any) -> None:
     if children:
         st.markdown(f"**Children ({len(children)})**")
         st.dataframe(pd.DataFrame([
-            {"Job": c["id"], "Kind": c["kind"], "State": state_label(c["state"]),
+            {"Job": c["id"], "Kind": c["kind"], "State": record_label(c),
              "Error": c.get("error") or ""}
             for c in children
         ]), hide_index=True, width="stretch")
