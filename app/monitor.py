@@ -10,13 +10,14 @@ import json
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from redbeat.schedulers import RedBeatSchedulerEntry, ensure_conf
 from redbeat.schedulers import get_redis as redbeat_redis
 
-from app import audit, jobs
+from app import audit, cron, jobs
 from app.auth import NotAllowed, User
 from app.connection import get_redis, get_registry
 from app.settings import QUEUES, get_settings
@@ -276,8 +277,12 @@ def run_sample(queue: str, *, user: User) -> str:
     return job_id
 
 
-def beat_schedule() -> list[dict[str, Any]]:
-    """Every periodic entry beat knows: the static schedule and those added at run time."""
+def beat_schedule(now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every periodic entry beat knows, the static schedule and those added at run time.
+
+    Each says its schedule in words and its next and last runs as epoch seconds.
+    """
+    now = now or datetime.now(UTC)
     entries = []
     try:
         schedule_key = ensure_conf(celery_app).schedule_key
@@ -290,18 +295,22 @@ def beat_schedule() -> list[dict[str, Any]]:
             entry = RedBeatSchedulerEntry.from_key(key, app=celery_app)
         except KeyError:
             continue
+        # The stored meta, not the entry: an entry that never ran reports "now" as its last run.
+        last = RedBeatSchedulerEntry.load_meta(key, app=celery_app).get("last_run_at")
         entries.append({
             "name": entry.name,
             "task": entry.task,
-            "schedule": str(entry.schedule),
+            "schedule": cron.describe(entry.schedule),
             "enabled": entry.enabled,
-            "due": entry.due_at.isoformat() if entry.due_at else None,
-            "last_run": entry.last_run_at.isoformat() if entry.last_run_at else None,
+            "next_run": cron.next_run(entry.schedule, last, now).timestamp()
+            if entry.enabled else None,
+            "last_run": last.timestamp() if last else None,
             "runs": entry.total_run_count,
         })
     known = {e["name"] for e in entries}
     for name, spec in (celery_app.conf.beat_schedule or {}).items():
         if name not in known:
-            entries.append({"name": name, "task": spec["task"], "schedule": str(spec["schedule"]),
-                            "enabled": True, "due": None, "last_run": None, "runs": 0})
+            entries.append({"name": name, "task": spec["task"],
+                            "schedule": cron.describe(spec["schedule"]), "enabled": True,
+                            "next_run": None, "last_run": None, "runs": 0})
     return entries

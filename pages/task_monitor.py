@@ -203,7 +203,18 @@ def beat_schedule() -> None:
     if not entries:
         st.caption("Beat has no periodic tasks yet.")
         return
-    st.dataframe(pd.DataFrame(entries), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([
+        {
+            "Entry": e["name"],
+            "Task": e["task"].rsplit(".", 1)[-1],
+            "Schedule": e["schedule"],
+            "Enabled": "yes" if e["enabled"] else "paused",
+            "Next run": when(e["next_run"]) if e["enabled"] else "—",
+            "Last run": when(e["last_run"]),
+            "Runs": e["runs"],
+        }
+        for e in entries
+    ]), hide_index=True, width="stretch")
 
 
 queues_and_workers()

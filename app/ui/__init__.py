@@ -6,7 +6,7 @@ Pages stay thin: they read widgets, call `app.jobs`, and draw a job with `job_pa
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import tzinfo
 from typing import Any
 
 import streamlit as st
@@ -14,6 +14,7 @@ import streamlit as st
 from app import jobs
 from app.auth import User
 from app.registry import TERMINAL
+from app.ui import times
 
 STATE_ICONS = {
     "QUEUED": "⏳",
@@ -49,10 +50,14 @@ def fraction(record: dict[str, Any]) -> float:
     return min(1.0, max(0.0, progress.get("current", 0) / total)) if total else 0.0
 
 
+def viewer_zone() -> tzinfo:
+    """The time zone of the person's browser, else the server's."""
+    return times.zone(st.context.timezone)
+
+
 def when(timestamp: float | None) -> str:
-    if not timestamp:
-        return "—"
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+    """A moment in the viewer's time zone, with how long ago or how soon it is."""
+    return times.describe(timestamp, viewer_zone(), time.time())
 
 
 def duration(seconds: float | None) -> str:
