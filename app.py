@@ -94,7 +94,9 @@ def links() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Nexus", page_icon=":material/hub:", layout="wide")
+    # A local file: an emoji or material icon would make browsers fetch it from a CDN.
+    st.set_page_config(page_title="Nexus", page_icon=str(ROOT / "app/ui/assets/nexus.png"),
+                       layout="wide")
     # Before navigation: a signed-out visitor gets the sign-in screen on every URL, deep links too.
     sidebar(require_sign_in())
     pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]

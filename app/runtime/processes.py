@@ -108,6 +108,9 @@ def streamlit_command() -> list[str]:
         "--server.port", str(settings.streamlit_port),
         "--server.headless", "true",
         "--server.maxUploadSize", str(settings.max_upload_mb),
+        # A watcher would walk .venv and every job folder, and reload pages mid-job.
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false",
     ]
 

@@ -73,6 +73,8 @@ class JobTask(Task):
     abstract = True
     max_retries = 3
     transient_errors: tuple[type[BaseException], ...] = ()
+    # Expected outcomes, not faults: the worker logs them at INFO with their sentence, no trace.
+    throws = (PermanentError, JobCancelled)
     # Storage folders besides jobs/ that this task may read, for files the platform put there.
     trusted_input_roots: tuple[str, ...] = ()
     # Started only by the platform (chord callbacks, dispatchers, runners), never by app.jobs.

@@ -63,7 +63,7 @@ def wait_until_healthy(proc: Proc, url: str, timeout: float = 60.0) -> None:
 
 def start_streamlit(port: int, log_path: Path) -> Proc:
     """Start the app as `make run` starts it, on `port`, without waiting for it."""
-    command = [*with_port(streamlit_command(), port), "--server.fileWatcherType", "none"]
+    command = with_port(streamlit_command(), port)
     # One person on loopback: this test is about the monitor, test_signin.py about signing in.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AUTH_MODE": "none"}
     with open(log_path, "ab") as log:

@@ -29,7 +29,7 @@ def signin_app(identity_provider: SignIn, session_dir: Path) -> Iterator[str]:  
     port = int(identity_provider.env["STREAMLIT_PORT"])
     url = f"http://127.0.0.1:{port}"
     log_path = session_dir / "logs" / f"streamlit-signin-{port}.log"
-    command = [*with_port(streamlit_command(), port), "--server.fileWatcherType", "none"]
+    command = with_port(streamlit_command(), port)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=identity_provider.env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -86,15 +86,15 @@ def test_sign_in_through_the_provider_then_sign_out(
 @pytest.fixture(scope="module")
 def two_peoples_work(identity_provider: SignIn) -> Iterator[dict]:  # noqa: F811
     """Alice and Bob, each with a job, a recurring report and a scheduled email; an admin."""
-    from app import jobs, report_schedules
+    from app import jobs, schedules
     from app.auth import User
-    from app.mail_state import ScheduledEmail, ScheduleStore
+    from app.mail.store import ScheduledEmail, ScheduleStore
 
     people = {}
     for email, name in (("alice@example.org", "Alice"), ("bob@example.org", "Bob")):
         user = User(email, name)
         job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0}, user=user)
-        report = report_schedules.create(
+        report = schedules.create(
             name=f"{name}'s weekly figures", report="task_performance", params={},
             cron="0 7 * * 1", recipients=[], owner=email,
         )
@@ -109,7 +109,7 @@ def two_peoples_work(identity_provider: SignIn) -> Iterator[dict]:  # noqa: F811
                        "password": identity_provider.add_user("boss@example.org", admin=True)}
     yield people
     for name in ("Alice", "Bob"):
-        report_schedules.delete(people[name]["report"])
+        schedules.delete(people[name]["report"])
 
 
 DETAIL_HEADING = re.compile(r"sample_job · queue")

@@ -144,3 +144,14 @@ def test_a_job_reads_only_files_of_its_owners_jobs(worker) -> None:
                         user=User("ada"))
     assert jobs.wait(again, 60, user=ADMIN)["state"] == "SUCCESS"
     assert ada_ref["name"] == "red.png"
+
+
+def test_an_expected_failure_is_logged_as_its_sentence_not_as_a_fault(worker) -> None:
+    job_id = jobs.submit("sample_job", {"steps": 1, "step_seconds": 0, "fail": True}, user=TESTER)
+    assert jobs.wait(job_id, timeout=20, user=ADMIN)["state"] == "FAILURE"
+    deadline = time.monotonic() + 5
+    while job_id not in worker.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [line for line in worker.log().splitlines() if job_id in line]
+    assert any("The sample job was asked to fail." in line for line in lines), lines
+    assert not any("ERROR" in line or "raised unexpected" in line for line in lines), lines
