@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from app.auth import SYSTEM_OWNER
+from app.titles import title_of
 
 STATES = ("QUEUED", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
@@ -528,6 +529,7 @@ class Registry:
             record[name] = float(record[name]) if record.get(name) else None
         record["retries"] = record["retries"] or 0
         record["attempts"] = record["attempts"] or 0
+        record["title"] = title_of(record.get("kind") or "", record.get("params"))
         for name in ("parent", "retry_of", "retried_by", "error", "traceback", "eta"):
             record[name] = record.get(name) or None
         record.setdefault("outputs", [])

@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs, monitor
-from app.registry import TERMINAL
+from app.registry import TERMINAL, Page
 from app.settings import QUEUES, get_settings
-from app.ui import downloads, job_status, when
+from app.ui import downloads, job_status, plural, when
 from app.ui.client import client_address
 from app.ui.monitor import (
     job_filters,
@@ -18,6 +18,7 @@ from app.ui.monitor import (
     job_metrics,
     job_rows,
     ping_buttons,
+    queue_chart,
     queue_table,
     worker_table,
 )
@@ -53,9 +54,7 @@ def queue_history() -> None:
     if not samples:
         st.caption("No samples yet: the maintenance worker stores one every minute.")
         return
-    frame = pd.DataFrame(samples)
-    frame["time"] = pd.to_datetime(frame.pop("t"), unit="s")
-    st.line_chart(frame.set_index("time")[list(QUEUES)])
+    queue_chart(samples)
 
 
 def turn_page(step: int) -> None:
@@ -68,32 +67,51 @@ def job_table(filters: dict) -> None:
     page = jobs.list(
         **filters, user=USER, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
-    total = "many" if page.total is None else f"{page.total:,}"
-    st.caption(f"Page {page_number} · {len(page.jobs)} shown of {total} matching jobs")
     for note in page.notes:
         st.caption(note)
     if not page.jobs:
         st.info("No jobs match these filters.")
         return
-    job_rows(page.jobs)
+    st.caption(f"Page {page_number} · {shown_of(page)} · click a row to open it below")
+    picks = st.session_state.setdefault("table_picks", 0)
+    st.session_state.page_ids = [r["id"] for r in page.jobs]
+    job_rows(page.jobs, key=f"jobs_table_{picks}", on_pick=open_picked)
     nav = st.columns([1, 1, 6])
     nav[0].button("◀ Newer", disabled=page_number == 1, key="newer",
                   on_click=turn_page, args=(-1,))
     nav[1].button("Older ▶", disabled=not page.has_more, key="older",
                   on_click=turn_page, args=(1,))
-    st.session_state.page_ids = [r["id"] for r in page.jobs]
+    if st.session_state.pop("row_picked", False):
+        st.rerun()  # the whole page, so the detail view below opens the picked job
+
+
+def shown_of(page: Page) -> str:
+    """"3 jobs", "25 of 1,204 jobs", "25 of many jobs": never "3 shown of many"."""
+    count = len(page.jobs)
+    if page.offset == 0 and not page.has_more:
+        return plural(count, "job")
+    total = "many" if page.total is None else f"{page.total:,}"
+    return f"{count} of {total} jobs"
+
+
+def open_picked() -> None:
+    """A row was clicked: open its job in the detail view, and start a fresh selection."""
+    picks = st.session_state.table_picks
+    rows = st.session_state[f"jobs_table_{picks}"]["selection"]["rows"]
+    if rows:
+        show_job(st.session_state.page_ids[rows[0]])
+        st.session_state.table_picks = picks + 1
+        st.session_state.row_picked = True
 
 
 def job_detail() -> None:
     st.subheader("Job detail")
-    choices = st.session_state.get("page_ids", [])
     if follow := st.session_state.pop(FOLLOW, None):
         # Set before the widget exists: a widget's value cannot change once it is drawn.
         st.session_state.detail_id = follow
-    typed = st.text_input("Job id", key="detail_id", placeholder="Paste any job id, or pick below")
-    picked = st.selectbox("Or pick one from the table", ["—", *choices], key="detail_pick")
-    job_id = typed.strip() or (picked if picked != "—" else None)
-    if job_id:
+    typed = st.text_input("Job id", key="detail_id",
+                          placeholder="Click a row in the table above, or paste any job id")
+    if job_id := typed.strip():
         live_job(job_id)
 
 

@@ -31,6 +31,11 @@ def state_label(state: str) -> str:
     return f"{STATE_ICONS.get(state, '')} {state}".strip()
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 job", "3 jobs", "0 jobs"; `many` for nouns that do not just take an s."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
 def record_label(record: dict[str, Any]) -> str:
     """A job's state as a person should read it: "Cancelling…" until its worker has stopped."""
     return "⏳ Cancelling…" if jobs.stopping(record) else state_label(record["state"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +12,7 @@ from app import jobs, monitor
 from app.auth import User
 from app.registry import STATES
 from app.settings import QUEUES
-from app.ui import duration, fraction, record_label, timings, when
+from app.ui import duration, fraction, record_label, timings, viewer_zone, when
 
 
 def queue_table(stats: dict[str, monitor.QueueStats]) -> None:
@@ -74,13 +75,13 @@ def job_filters(user: User) -> dict[str, Any]:
     }
 
 
-def job_rows(records: list[dict[str, Any]]) -> None:
-    """The job table: one row per record, progress as a bar."""
+def job_rows(records: list[dict[str, Any]], key: str, on_pick: Any) -> None:
+    """The job table, one row per record with progress as a bar; `on_pick()` on a row click."""
     rows = []
     for record in records:
         wait, run = timings(record)
         rows.append({
-            "Job": record["id"],
+            "Title": record["title"],
             "Kind": record["kind"],
             "State": record_label(record),
             "Progress": fraction(record),
@@ -92,10 +93,17 @@ def job_rows(records: list[dict[str, Any]]) -> None:
             "Run": duration(run),
             "Retries": record["retries"],
             "Error": record.get("error") or "",
+            "Job": record["id"],
         })
     st.dataframe(
-        pd.DataFrame(rows), hide_index=True, width="stretch",
-        column_config={"Progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
+        pd.DataFrame(rows), hide_index=True, width="stretch", key=key,
+        on_select=on_pick, selection_mode="single-row",
+        column_config={
+            "Title": st.column_config.TextColumn(width="medium"),
+            "Progress": st.column_config.ProgressColumn(min_value=0, max_value=1),
+            "Message": st.column_config.TextColumn(width="medium"),
+            "Error": st.column_config.TextColumn(width="large"),
+        },
     )
 
 
@@ -143,3 +151,22 @@ def ping_buttons(user: User, open_job: Any) -> None:
                 column.success(f"{pong['round_trip_ms']} ms via {pong['worker']}")
             else:
                 column.error(pong["message"])
+
+
+def queue_chart(samples: list[dict[str, float]]) -> None:
+    """Waiting jobs per queue over time: whole numbers, clock times in the viewer's zone."""
+    frame = pd.DataFrame(samples)
+    # Wall-clock times shown as they are (a UTC scale), so the axis reads the viewer's clock.
+    local = pd.to_datetime(frame.pop("t"), unit="s", utc=True).dt.tz_convert(viewer_zone())
+    frame["time"] = local.dt.tz_localize(None)
+    long = frame.melt("time", value_vars=[q for q in QUEUES if q in frame], var_name="Queue",
+                      value_name="Waiting")
+    chart = alt.Chart(long).mark_line(interpolate="step-after").encode(
+        x=alt.X("time:T", title=None, scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%H:%M", labelOverlap=True)),
+        y=alt.Y("Waiting:Q", title="Waiting jobs", axis=alt.Axis(format="d", tickMinStep=1)),
+        color=alt.Color("Queue:N"),
+        tooltip=[alt.Tooltip("time:T", format="%H:%M", formatType="utc", title="Time"),
+                 "Queue", "Waiting"],
+    )
+    st.altair_chart(chart, width="stretch")
