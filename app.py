@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import jobs, monitor
 from app.settings import QUEUES, get_settings
-from app.ui import STATE_ICONS
+from app.ui import STATE_ICONS, when
 from app.ui.signin import current_user, require_sign_in, sidebar
 
 ROOT = Path(__file__).resolve().parent
@@ -20,14 +20,37 @@ PAGES = [
     ("pages/reports.py", "Reports", ":material/analytics:"),
     ("pages/task_monitor.py", "Task Monitor", ":material/monitor_heart:"),
     ("pages/my_files.py", "My files", ":material/folder_open:"),
+    ("pages/api_tokens.py", "API tokens", ":material/key:"),
     ("pages/admin.py", "Admin", ":material/admin_panel_settings:"),
     ("pages/audit.py", "Audit log", ":material/policy:"),
 ]
 
 
+INTRODUCTION = """
+Nexus hands office work to background workers, so you can close the tab while it runs and
+come back to the results.
+
+- **Files**: Word, Excel, PowerPoint and PDF documents, and photos and scans (JPEG, PNG,
+  GIF, WebP, TIFF, BMP, HEIC, AVIF): extract text and tables, convert, merge, split, resize.
+- **AI**: ask Claude, OpenAI or a local model to analyse, summarise, translate, write or
+  chat, one request or a whole batch.
+- **Email**: send one message, a bulk mailing from a CSV, a template, or mail scheduled
+  for later, each delivered exactly once.
+- **Reports**: HTML, Excel, PDF and JSON reports from your spreadsheets, once or on a
+  schedule.
+"""
+
+FIRST_RUN = """
+**New here?** Open **Files**, upload a document and press the button to run it. The job
+appears below the form and on the **Task Monitor**, with its progress. When it is done,
+download the result there, or later from **My files**.
+"""
+
+
 def home() -> None:
     st.title("Nexus")
-    st.caption("Hand office work to background workers and watch it happen.")
+    st.markdown(INTRODUCTION)
+    st.info(FIRST_RUN, icon=":material/rocket_launch:")
 
     ok, message = monitor.redis_ok()
     if not ok:
@@ -76,7 +99,10 @@ def health_report() -> None:
     if report is None:
         return
     st.subheader("Last health check")
-    st.caption(f"Run by the maintenance worker at {report['checked']}.")
+    checked = report["checked"]
+    # A report stored by an older worker (kept for an hour) holds a preformatted string.
+    at = when(checked) if isinstance(checked, float) else checked
+    st.caption(f"Run by the maintenance worker {at}.")
     for problem in report["problems"]:
         st.error(problem)
     if not report["problems"]:

@@ -208,7 +208,7 @@ def check_health(min_free_bytes: int = 1024**3) -> dict[str, Any]:
     ok, message = redis_ok()
     if not ok:
         problems.append(message)
-        return {"checked": time.strftime("%Y-%m-%d %H:%M:%S"), "problems": problems}
+        return {"checked": time.time(), "problems": problems}
     for queue in queues_without_workers():
         problems.append(f"No worker reads the {queue} queue: `{WORKER_COMMANDS[queue]}`.")
     storage_root = get_settings().storage_dir
@@ -217,7 +217,7 @@ def check_health(min_free_bytes: int = 1024**3) -> dict[str, Any]:
     if free < min_free_bytes:
         problems.append(f"Only {free / 1024**3:.1f} GB free for job storage.")
     return {
-        "checked": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "checked": time.time(),
         "problems": problems,
         "free_bytes": free,
         "queues": queue_lengths(),

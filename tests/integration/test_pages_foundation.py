@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import jobs
+from app import jobs, monitor
 from app.auth import User
 from tests.support.pages import page_test
 from tests.support.users import ADMIN, TESTER
@@ -149,3 +149,13 @@ def test_monitor_follows_a_retry_and_links_the_retry_chain(worker) -> None:
     at.button(key="link_retried_by").click().run()
     assert at.text_input(key="detail_id").value == new_id
     jobs.wait(new_id, 20, user=ADMIN)
+
+
+def test_home_says_what_nexus_does_and_how_to_start(worker) -> None:
+    monitor.save_health(monitor.check_health(min_free_bytes=0))
+    at = _run("app.py")
+    text = _text(at) + " ".join(i.value for i in at.info)
+    for promise in ("Word, Excel, PowerPoint and PDF", "HEIC", "exactly once", "New here?"):
+        assert promise in text
+    checked = " ".join(c.value for c in at.caption if "maintenance worker" in c.value)
+    assert "(just now)" in checked and "T" not in checked.split("worker", 1)[1]
