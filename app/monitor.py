@@ -23,6 +23,7 @@ from app.connection import get_redis, get_registry
 from app.settings import QUEUES, get_settings
 from app.tasks.presence import HEARTBEAT_INTERVAL, worker_key, workers_key
 from app.tasks.recording import OWNER_HEADER
+from app.words import plural
 from config.celery_config import PRIORITY_STEPS, celery_app
 
 OFFLINE_AFTER = HEARTBEAT_INTERVAL * 5
@@ -254,7 +255,7 @@ def purge(queue: str, *, user: User, client: str = "") -> int:
         if job_id:
             registry.transition(job_id, "REVOKED", finished_at=time.time(),
                                 error=f"Purged from the {queue} queue.")
-    audit.record(user, "queue.purge", queue, f"{len(messages)} message(s)", client)
+    audit.record(user, "queue.purge", queue, plural(len(messages), "message"), client)
     return len(messages)
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import myfiles, quotas
-from app.ui import when
+from app.ui import plural, when
 from app.ui.client import client_address
 from app.ui.paging import pager
 from app.ui.signin import current_user
@@ -81,7 +81,8 @@ if page.files:
     if running:
         st.warning(f"{', '.join(running)} belong to a job that is still running; its files "
                    "can be deleted once it has finished.")
-    confirm = st.checkbox(f"Yes, delete {len(doomed)} file(s) for good", key="myfiles_confirm")
+    confirm = st.checkbox(f"Yes, delete {plural(len(doomed), 'file')} for good",
+                          key="myfiles_confirm")
     if st.button("Delete", type="primary", disabled=not (doomed and confirm),
                  key="myfiles_delete_button"):
         outcome = myfiles.delete_files(doomed, user=USER, client=CLIENT)
@@ -91,6 +92,6 @@ if page.files:
 outcome = st.session_state.pop("myfiles_outcome", None)
 if outcome is not None:
     if outcome.deleted:
-        st.success(f"Deleted {len(outcome.deleted)} file(s).")
+        st.success(f"Deleted {plural(len(outcome.deleted), 'file')}.")
     for sentence in outcome.refused:
         st.error(sentence)

@@ -187,19 +187,20 @@ def bulk_actions(filters: dict) -> None:
         if st.button("Retry every failed job matching the filters", key="retry_all"):
             page = jobs.list(**{**filters, "state": "FAILURE"}, user=USER, limit=500)
             refusals = [r for r in (retry_one(record["id"]) for record in page.jobs) if r]
-            st.success(f"Resubmitted {len(page.jobs) - len(refusals)} failed job(s).")
+            st.success(f"Resubmitted {plural(len(page.jobs) - len(refusals), 'failed job')}.")
             if refusals:
-                st.warning(f"{len(refusals)} job(s) were not retried: {refusals[0]}")
+                st.warning(f"{plural(len(refusals), 'job')} not retried: {refusals[0]}")
         queue = st.selectbox("Queue to purge", QUEUES, key="purge_queue")
         confirm = st.checkbox(f"Yes, drop every waiting message in {queue}", key="purge_confirm")
         if st.button("Purge queue", disabled=not confirm, key="purge"):
             dropped = monitor.purge(queue, user=USER, client=client_address())
-            st.success(f"Dropped {dropped} waiting job(s) from {queue}.")
+            st.success(f"Dropped {plural(dropped, 'waiting job')} from {queue}.")
 
 
 def dead_letters() -> None:
     page = jobs.dead_letters(user=USER, limit=50)
-    st.caption(f"{page.total} job(s) failed permanently: a permanent error, or retries used up.")
+    failed = plural(page.total, 'job')
+    st.caption(f"{failed} failed for good: a permanent error, or no retries left.")
     for record in page.jobs:
         with st.container(border=True):
             cols = st.columns([4, 1, 1])

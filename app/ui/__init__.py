@@ -15,6 +15,7 @@ from app import jobs
 from app.auth import User
 from app.registry import TERMINAL
 from app.ui import times
+from app.words import plural
 
 STATE_ICONS = {
     "QUEUED": "⏳",
@@ -29,11 +30,6 @@ STATE_ICONS = {
 
 def state_label(state: str) -> str:
     return f"{STATE_ICONS.get(state, '')} {state}".strip()
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """ "1 job", "3 jobs", "0 jobs"; `many` for nouns that do not just take an s."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def record_label(record: dict[str, Any]) -> str:
@@ -96,7 +92,7 @@ def downloads(job_id: str, user: User, key_prefix: str = "dl") -> None:
         return
     shown = outputs[:MAX_DOWNLOAD_BUTTONS]
     hidden = len(outputs) - len(shown)
-    st.caption(f"{len(outputs)} output file(s)" + (f"; the zip holds all {len(outputs)}"
+    st.caption(plural(len(outputs), "output file") + (f"; the zip holds all {len(outputs)}"
                                                    if hidden else ""))
     for output in shown:
         st.download_button(

@@ -13,6 +13,7 @@ from app.auth import User
 from app.registry import STATES
 from app.settings import QUEUES
 from app.ui import duration, fraction, record_label, timings, viewer_zone, when
+from app.words import plural
 
 
 def queue_table(stats: dict[str, monitor.QueueStats]) -> None:
@@ -30,7 +31,8 @@ def queue_table(stats: dict[str, monitor.QueueStats]) -> None:
     ]), hide_index=True, width="stretch")
     for name, s in stats.items():
         if s.consumers == 0:
-            st.error(f"No worker reads **{name}**; {s.length} job(s) wait. "
+            waiting = plural(s.length, "job")
+            st.error(f"No worker reads **{name}**; {waiting} waiting. "
                      f"Start one: `{monitor.WORKER_COMMANDS[name]}`")
 
 

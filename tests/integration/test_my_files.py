@@ -191,7 +191,7 @@ def test_page_shows_only_the_signed_in_persons_files(worker) -> None:
     at.run()
     at.button(key="myfiles_delete_button").click().run()
     assert not at.exception, at.exception
-    assert [s.value for s in at.success] == ["Deleted 1 file(s)."]
+    assert [s.value for s in at.success] == ["Deleted 1 file."]
     assert "alices-photo.png" not in set(at.dataframe[0].value["Name"])
     assert not (storage.inputs_dir(job_id) / "alices-photo.png").exists()
 
