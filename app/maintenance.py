@@ -15,7 +15,7 @@ from pathlib import Path
 from app import audit, quotas, storage
 from app.connection import get_registry
 from app.errors import PermanentError
-from app.mail_state import ScheduleStore
+from app.mail.store import ScheduleStore
 from app.settings import get_settings
 
 DAY = 86400

@@ -28,7 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from celery.schedules import crontab
 
-from app import ai_state, audit, storage
+from app import audit, storage
+from app.ai import store as ai_store
 from app.auth import SYSTEM_OWNER, NotAllowed, User
 from app.connection import get_redis, get_registry
 from app.errors import PermanentError
@@ -262,7 +263,7 @@ def check_ai_tokens(owner: str) -> None:
     if not owner or owner == SYSTEM_OWNER:
         return
     allowed = limit(owner, "ai_tokens_per_day")
-    used = ai_state.tokens_today(owner)
+    used = ai_store.tokens_today(owner)
     if used >= allowed:
         wait = _until_midnight_utc()
         raise QuotaExceeded(

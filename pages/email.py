@@ -6,97 +6,53 @@ template code the workers use, so what you preview is what is sent.
 
 from __future__ import annotations
 
-import io
-import uuid
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from app import audit, jobs, storage
+from app import jobs, storage
 from app.errors import PermanentError
 from app.mail import inbox, notifications
-from app.mail.recipients import RecipientList, load_csv
 from app.mail.render import MessageTemplate
-from app.mail.safehtml import sanitise_html
-from app.mail.schedule import due_at, zone_names
-from app.mail_state import ScheduleStore, SendLedger
 from app.quotas import QuotaExceeded
 from app.settings import get_settings
-from app.ui import job_panel, job_status, when
-from app.ui.client import client_address
-from app.ui.pickers import as_ref, pick_outputs
+from app.ui import job_panel, when
+from app.ui.mail import (
+    body_inputs,
+    fresh_key,
+    pick_attachments,
+    preview_first,
+    read_recipients,
+    show_bulk_result,
+    show_html,
+    show_rendered,
+    show_sent,
+    submitted,
+    when_inputs,
+)
+from app.ui.mailboxes import (
+    details,
+    inbox_table,
+    my_messages,
+    read_message,
+    scheduled_emails,
+    sent_jobs,
+    sent_table,
+)
 from app.ui.signin import current_user
 
-SEND_KINDS = ("send_email", "send_bulk_emails", "send_notification", "send_scheduled_email")
-KIND_LABELS = {
-    "send_email": "Message",
-    "send_bulk_emails": "Bulk",
-    "send_notification": "Notification",
-    "send_scheduled_email": "Scheduled",
-}
 SETTINGS = get_settings()
 USER = current_user()
-OWNER = USER.id
 INBOX_DIR = SETTINGS.var_dir / "mail"
 
 
-# shared pieces -------------------------------------------------------------------------------
-
-
-def fresh_key(name: str) -> str:
-    """An idempotency key per form: a double click or a resubmit never sends twice."""
-    if name not in st.session_state:
-        st.session_state[name] = uuid.uuid4().hex
-    return st.session_state[name]
-
-
-def submitted(job_key: str, form_key: str, job_id: str) -> None:
-    st.session_state[job_key] = job_id
-    st.session_state.pop(form_key, None)
-
-
-def pick_attachments(key: str) -> tuple[list[Any], list[dict]]:
-    """(new uploads, refs of my existing files) chosen as attachments."""
-    uploads = st.file_uploader("Attach files", accept_multiple_files=True, key=f"{key}-up")
-    chosen = pick_outputs(USER, f"{key}-mine", "Attach outputs of my jobs", multiple=True)
-    return list(uploads or []), [as_ref(item) for item in chosen]
-
-
-def body_inputs(key: str, html_default: str, text_default: str) -> tuple[str | None, str | None]:
-    """(text, html) from a format switch and one body editor."""
-    kind = st.radio("Format", ["HTML", "Plain text"], horizontal=True, key=f"{key}-format")
-    if kind == "HTML":
-        html = st.text_area("HTML body", html_default, height=200, key=f"{key}-html")
-        st.caption("A plain-text version is generated from the HTML for clients that want it.")
-        return None, html
-    return st.text_area("Text body", text_default, height=200, key=f"{key}-text"), None
-
-
-def when_inputs(key: str) -> tuple[str, str] | None:
-    """(local date-time, time zone) when the user picked a later time, else None."""
-    later = st.toggle("Send later", key=f"{key}-later")
-    if not later:
-        return None
-    left, middle, right = st.columns(3)
-    tomorrow = date.today() + timedelta(days=1)
-    day = left.date_input("Date", tomorrow, min_value=date.today(), key=f"{key}-day")
-    at = middle.time_input("Time", time(9, 0), key=f"{key}-time")
-    zones = zone_names()
-    zone = right.selectbox("Time zone", zones, index=zones.index("UTC"), key=f"{key}-tz")
+def submit(kind: str, params: dict[str, Any], **options: Any) -> str | None:
+    """Queue one email job as me; None, with the reason shown, when it is refused."""
     try:
-        moment = due_at(day, at, zone)
-    except PermanentError as exc:
+        return jobs.submit(kind, params, user=USER, **options)
+    except (QuotaExceeded, PermanentError) as exc:
         st.error(str(exc))
         return None
-    st.caption(f"Goes out at {moment:%Y-%m-%d %H:%M} UTC.")
-    return f"{day:%Y-%m-%d}T{at:%H:%M}", zone
-
-
-def show_html(html: str) -> None:
-    with st.container(border=True):
-        st.html(sanitise_html(html))  # inbox mail is untrusted: no style, form or remote image
 
 
 # compose --------------------------------------------------------------------------------------
@@ -117,51 +73,25 @@ def compose() -> None:
     if html:
         with st.expander("Preview"):
             show_html(html)
-    uploads, refs = pick_attachments("compose")
+    uploads, refs = pick_attachments(USER, "compose")
     later = when_inputs("compose")
-    label = "Schedule" if later else "Send"
     ready = bool(to.strip() and subject.strip())
-    if st.button(label, type="primary", disabled=not ready, key="compose-send"):
+    if st.button("Schedule" if later else "Send", type="primary", disabled=not ready,
+                 key="compose-send"):
         params = {
-            "to": to,
-            "cc": cc,
-            "bcc": bcc,
-            "reply_to": reply_to,
-            "subject": subject,
-            "text": text,
-            "html": html,
+            "to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to, "subject": subject,
+            "text": text, "html": html, "idempotency_key": fresh_key("compose-key"),
         }
-        params["idempotency_key"] = fresh_key("compose-key")
+        kind = "send_email"
         if later:
             kind = "send_scheduled_email"
             params |= {"send_at": later[0], "timezone": later[1]}
-        else:
-            kind = "send_email"
-        try:
-            job_id = jobs.submit(
-                kind, params, files=[*uploads, *refs], files_param="attachments", user=USER
-            )
-        except (QuotaExceeded, PermanentError) as exc:
-            st.error(str(exc))
+        job_id = submit(kind, params, files=[*uploads, *refs], files_param="attachments")
+        if job_id is None:
             return
         submitted("compose-job", "compose-key", job_id)
     if st.session_state.get("compose-job"):
         job_panel(st.session_state["compose-job"], USER, render_result=show_sent)
-
-
-def show_sent(record: dict[str, Any]) -> None:
-    result = record.get("result") or {}
-    if record["kind"] == "send_scheduled_email":
-        st.success(f"Scheduled for {result.get('due_at')} ({result.get('timezone')}).")
-        return
-    note = (
-        " (it had already been sent, so it was not sent again)"
-        if result.get("already_sent")
-        else ""
-    )
-    st.success(f"Sent to {', '.join(result.get('accepted', []))}{note}.")
-    for address, reason in (result.get("refused") or {}).items():
-        st.warning(f"{address} was refused: {reason}")
 
 
 # bulk -----------------------------------------------------------------------------------------
@@ -178,21 +108,15 @@ def bulk() -> None:
     template = MessageTemplate(subject=subject, text=text, html=html)
     if not preview_first(template, listing):
         return
+    most = SETTINGS.email_rate_per_minute
     rate = st.number_input(
-        "Throttle (messages per minute)",
-        1,
-        SETTINGS.email_rate_per_minute,
-        min(60, SETTINGS.email_rate_per_minute),
-        key="bulk-rate",
-        help=f"All senders together never exceed {SETTINGS.email_rate_per_minute} a minute.",
+        "Throttle (messages per minute)", 1, most, min(60, most), key="bulk-rate",
+        help=f"All senders together never exceed {most} a minute.",
     )
-    uploads, refs = pick_attachments("bulk")
+    uploads, refs = pick_attachments(USER, "bulk")
     if st.button(f"Send to {len(listing.recipients)} recipients", type="primary"):
         params = {
-            "subject": subject,
-            "text": text,
-            "html": html,
-            "rate_per_minute": int(rate),
+            "subject": subject, "text": text, "html": html, "rate_per_minute": int(rate),
             "idempotency_key": fresh_key("bulk-key"),
         }
         try:
@@ -202,7 +126,8 @@ def bulk() -> None:
             return
         submitted("bulk-job", "bulk-key", job_id)
     if st.session_state.get("bulk-job"):
-        job_panel(st.session_state["bulk-job"], USER, render_result=show_bulk_result)
+        job_panel(st.session_state["bulk-job"], USER,
+                  render_result=lambda record: show_bulk_result(record, USER))
 
 
 def submit_bulk(params: dict, csv_upload: Any, uploads: list[Any], refs: list[dict]) -> str:
@@ -212,7 +137,7 @@ def submit_bulk(params: dict, csv_upload: Any, uploads: list[Any], refs: list[di
     so they are stored first under the same pre-made job id and passed as refs.
     """
     job_id = jobs.new_job_id()
-    stored = jobs.store_files(job_id, uploads, owner=OWNER) if uploads else []
+    stored = jobs.store_files(job_id, uploads, owner=USER.id) if uploads else []
     params = {**params, "attachments": [*stored, *refs]}
     try:
         return jobs.submit(
@@ -222,64 +147,6 @@ def submit_bulk(params: dict, csv_upload: Any, uploads: list[Any], refs: list[di
     except Exception:
         storage.delete_job_files(job_id)  # a refused job leaves no uploads behind
         raise
-
-
-def read_recipients(upload: Any) -> RecipientList | None:
-    if upload is None:
-        return None
-    try:
-        listing = load_csv(upload.getvalue())
-    except PermanentError as exc:
-        st.error(str(exc))
-        return None
-    st.write(
-        f"**{len(listing.recipients)}** recipients; variables: "
-        + ", ".join(f"`{{{{ {c} }}}}`" for c in [*listing.columns, "name"])
-    )
-    if listing.rejected:
-        with st.expander(f"{len(listing.rejected)} rows will be skipped"):
-            st.dataframe(pd.DataFrame([vars(r) for r in listing.rejected]), hide_index=True)
-    return listing if listing.recipients else None
-
-
-def preview_first(template: MessageTemplate, listing: RecipientList) -> bool:
-    """Show the first recipient's message; False when the templates cannot be rendered."""
-    first = listing.recipients[0]
-    try:
-        template.check_fields([*listing.columns, "email", "name"])
-        rendered = template.render_preview(first.context())
-    except PermanentError as exc:
-        st.error(str(exc))
-        return False
-    with st.expander(f"Preview for {first.mailbox}", expanded=True):
-        st.markdown(f"**Subject:** {rendered.subject}")
-        if rendered.html:
-            show_html(rendered.html)
-        else:
-            st.text(rendered.text)
-    return True
-
-
-def show_bulk_result(record: dict[str, Any]) -> None:
-    result = record.get("result") or {}
-    cols = st.columns(3)
-    cols[0].metric("Sent", result.get("sent", 0))
-    cols[1].metric("Failed", result.get("failed", 0))
-    cols[2].metric("Skipped (invalid)", result.get("skipped", 0))
-    outcomes(record)
-
-
-def outcomes(record: dict[str, Any]) -> None:
-    """Every recipient's outcome, from the job's outcomes.csv when it has one."""
-    try:
-        data = jobs.output_bytes(record["id"], "outcomes.csv", user=USER, audited=False)
-    except FileNotFoundError:
-        rows = (record.get("result") or {}).get("recipients") or []
-        frame = pd.DataFrame(rows)
-    else:
-        frame = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype=str)
-    if not frame.empty:
-        st.dataframe(frame, hide_index=True, width="stretch")
 
 
 # notifications --------------------------------------------------------------------------------
@@ -293,10 +160,9 @@ def notifications_tab() -> None:
     spec = notifications.NOTIFICATIONS[name]
     context = {}
     for field in spec.fields:
-        label = field.replace("_", " ").capitalize() + (
-            "" if field in spec.required else " (optional)"
-        )
-        value = st.text_input(label, key=f"note-{name}-{field}")
+        optional = "" if field in spec.required else " (optional)"
+        value = st.text_input(field.replace("_", " ").capitalize() + optional,
+                              key=f"note-{name}-{field}")
         if value.strip():
             context[field] = value.strip()
     try:
@@ -305,27 +171,13 @@ def notifications_tab() -> None:
         st.info(str(exc))
         rendered = None
     if rendered:
-        st.markdown(f"**Subject:** {rendered.subject}")
-        html_tab, text_tab = st.tabs(["HTML", "Text"])
-        with html_tab:
-            show_html(rendered.html)
-        with text_tab:
-            st.text(rendered.text)
+        show_rendered(rendered)
     to = st.text_input("Send to", key="note-to")
     if st.button("Send notification", type="primary", disabled=not (rendered and to.strip())):
-        try:
-            job_id = jobs.submit(
-                "send_notification",
-                {
-                    "template": name,
-                    "to": to,
-                    "context": context,
-                    "idempotency_key": fresh_key("note-key"),
-                },
-                user=USER,
-            )
-        except (QuotaExceeded, PermanentError) as exc:
-            st.error(str(exc))
+        params = {"template": name, "to": to, "context": context,
+                  "idempotency_key": fresh_key("note-key")}
+        job_id = submit("send_notification", params)
+        if job_id is None:
             return
         submitted("note-job", "note-key", job_id)
     if st.session_state.get("note-job"):
@@ -336,105 +188,25 @@ def notifications_tab() -> None:
 
 
 def outbox() -> None:
-    scheduled()
+    st.subheader("Scheduled")
+    scheduled_emails(USER)
     st.subheader("Sent and failed")
-    records = sent_jobs()
+    records = sent_jobs(USER)
     if not records:
         st.caption("Nothing sent yet.")
         return
-    rows = [
-        {
-            "Job": r["id"],
-            "What": KIND_LABELS[r["kind"]],
-            "State": r["state"],
-            "Subject": (r.get("params") or {}).get("subject")
-            or (r.get("params") or {}).get("template", ""),
-            "Submitted": when(r["submitted_at"]),
-            "Result": summary(r),
-        }
-        for r in records
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    picked = st.selectbox(
-        "Details of",
-        [None, *(r["id"] for r in records)],
-        key="outbox-pick",
-        format_func=lambda j: "—" if j is None else j,
-    )
+    sent_table(records)
+    picked = st.selectbox("Details of", [None, *(r["id"] for r in records)], key="outbox-pick",
+                          format_func=lambda j: "—" if j is None else j)
     if picked:
-        details(jobs.get(picked, user=USER))
-
-
-def sent_jobs(limit: int = 50) -> list[dict[str, Any]]:
-    """My newest email jobs of every sending kind (beat's dispatcher runs are not mail)."""
-    records = [
-        r
-        for kind in SEND_KINDS
-        for r in jobs.list(user=USER, owner=OWNER, kind=kind, limit=limit).jobs
-    ]
-    return sorted(records, key=lambda r: r["submitted_at"], reverse=True)[:limit]
-
-
-def summary(record: dict[str, Any]) -> str:
-    result = record.get("result") or {}
-    if record["state"] != "SUCCESS":
-        return record.get("error") or ""
-    if record["kind"] == "send_bulk_emails":
-        return (
-            f"{result.get('sent', 0)} sent, {result.get('failed', 0)} failed, "
-            f"{result.get('skipped', 0)} skipped"
-        )
-    if record["kind"] == "send_scheduled_email":
-        return f"scheduled for {result.get('due_at', '')}"
-    return f"sent to {len(result.get('accepted', []))}"
-
-
-def details(record: dict[str, Any] | None) -> None:
-    if record is None:
-        return
-    job_status(record)
-    if record["kind"] == "send_bulk_emails":
-        outcomes(record)
-    elif record["state"] == "SUCCESS":
-        show_sent(record)
-
-
-def scheduled() -> None:
-    st.subheader("Scheduled")
-    store = ScheduleStore()
-    entries = store.list(USER.scope())
-    if not entries:
-        st.caption("No scheduled emails.")
-        return
-    for entry in entries:
-        cols = st.columns([3, 3, 2, 2, 1])
-        cols[0].write(entry.subject or "(no subject)")
-        cols[1].write(entry.recipients)
-        due = datetime.fromtimestamp(entry.due_at).strftime("%Y-%m-%d %H:%M")
-        cols[2].write(f"{due} ({entry.timezone})")
-        cols[3].write(entry.state)
-        if entry.state == "scheduled" and cols[4].button("Cancel", key=f"cancel-{entry.id}"):
-            outcome = store.cancel(entry.id, owner=USER.scope())
-            audit.record(USER, "email.schedule.cancel", entry.id, outcome, client_address())
-            if outcome != "cancelled":
-                st.warning(f"It could not be cancelled: it is already {outcome}.")
-            st.rerun()
+        details(jobs.get(picked, user=USER), USER)
 
 
 # inbox ----------------------------------------------------------------------------------------
 
 
-def my_messages() -> list[inbox.InboxMessage]:
-    """The catcher's messages that my jobs sent; every message for an admin."""
-    messages = inbox.list_messages(INBOX_DIR)
-    if USER.is_admin:
-        return messages
-    mine = SendLedger().sent_by(OWNER, [m.message_id for m in messages if m.message_id])
-    return [m for m in messages if m.message_id in mine]
-
-
 def local_inbox() -> None:
-    messages = my_messages()
+    messages = my_messages(USER, INBOX_DIR)
     st.caption(
         f"Messages the local catcher received, stored under `{INBOX_DIR}`. "
         f"SMTP currently goes to {SETTINGS.smtp_host}:{SETTINGS.smtp_port}."
@@ -442,58 +214,14 @@ def local_inbox() -> None:
     if not messages:
         st.info("The local inbox is empty.")
         return
-    rows = [
-        {
-            "Received": when(m.received_at),
-            "From": m.sender,
-            "To": m.to,
-            "Envelope recipients": ", ".join(m.rcpt_tos),
-            "Subject": m.subject,
-            "Size": m.size,
-        }
-        for m in messages
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    inbox_table(messages)
     names = {f"{when(m.received_at)} · {m.subject}": m.name for m in messages}
     picked = st.selectbox("Open", list(names), key="inbox-pick")
     if picked:
-        read(names[picked])
+        read_message(INBOX_DIR, names[picked])
     if USER.is_admin and st.button("Empty the local inbox"):
         inbox.clear(INBOX_DIR)
         st.rerun()
-
-
-def read(name: str) -> None:
-    try:
-        message = inbox.read_message(INBOX_DIR, name)
-    except FileNotFoundError as exc:
-        st.warning(str(exc))
-        return
-    tabs = st.tabs(["HTML", "Text", "Headers", "Source"])
-    with tabs[0]:
-        if message.html:
-            show_html(message.html)
-        else:
-            st.caption("No HTML part.")
-    with tabs[1]:
-        st.text(message.text or "")
-    with tabs[2]:
-        st.dataframe(
-            pd.DataFrame(message.headers, columns=["Header", "Value"]),
-            hide_index=True,
-            width="stretch",
-        )
-    with tabs[3]:
-        st.code(message.raw.decode("utf-8", "replace")[:100_000], language=None)
-    for index, part in enumerate(message.attachments):
-        filename, content_type, data = inbox.attachment_bytes(INBOX_DIR, name, index)
-        st.download_button(
-            f"⬇ {filename} ({part.size:,} bytes)",
-            data,
-            file_name=filename,
-            mime=content_type,
-            key=f"att-{name}-{index}",
-        )
 
 
 # the page -------------------------------------------------------------------------------------

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from app import jobs, report_schedules
+from app import jobs
 from app.errors import JobError
 from app.settings import QUEUES
-from app.ui import job_panel, when
+from app.ui import job_panel
 from app.ui.client import client_address
 from app.ui.pickers import as_ref, pick_outputs
+from app.ui.reports import report_result, schedule_list
 from app.ui.signin import current_user
 
 REPORTS = {
@@ -33,8 +33,6 @@ EXPORT_FORMATS = ["csv", "xlsx", "json", "xml"]
 DATA_TYPES = ("csv", "xlsx", "json")
 USER = current_user()
 CLIENT = client_address()
-OWNER = USER.id
-METRIC_CHARS = 14  # longer values are cut off in a metric tile
 
 
 def earlier_output() -> dict | None:
@@ -107,38 +105,8 @@ def recurring_options() -> dict[str, Any] | None:
     return {"cron": cron, "name": name, "recipients": recipients}
 
 
-def show_report(record: dict[str, Any]) -> None:
-    """The finished report: key figures, the summary's source, and the HTML preview."""
-    result = record.get("result") or {}
-    if result.get("schedule_id"):
-        st.success(f"Scheduled '{result['name']}' ({result['cron']} UTC).")
-        if not result.get("email_available"):
-            st.warning(
-                "Email is not set up here, so runs will keep their reports without sending them."
-            )
-        return
-    facts = result.get("facts") or {}
-    short = {k: v for k, v in facts.items() if len(str(v)) <= METRIC_CHARS}
-    if short:
-        columns = st.columns(min(4, len(short)))
-        for index, (label, value) in enumerate(short.items()):
-            columns[index % len(columns)].metric(label, value)
-    for label, value in facts.items():
-        if label not in short:
-            st.markdown(f"**{label}:** {value}")
-    if result.get("summary"):
-        st.caption(f"Executive summary written by {result['summary']['source']}")
-    html_name = (result.get("outputs") or {}).get("html")
-    if html_name:
-        html = jobs.output_bytes(record["id"], html_name, user=USER,
-                                audited=False).decode("utf-8")
-        # The report forbids scripts itself (Content-Security-Policy), and its data is escaped.
-        st.iframe(html, height=900)
-    elif result.get("rows") is not None and "columns" in result:
-        st.write(f"Exported {result['rows']:,} rows with {len(result['columns'])} columns.")
-
-
 def new_report() -> None:
+    """The New report tab: which report, from which data, in which formats, once or recurring."""
     kind = st.selectbox("Report", list(REPORTS), format_func=REPORTS.__getitem__)
     files: list[Any] = []
     ready = True
@@ -163,12 +131,13 @@ def new_report() -> None:
         submit(kind, params, files, recurring)
     job_id = st.session_state.get("report_job")
     if job_id:
-        job_panel(job_id, USER, render_result=show_report)
+        job_panel(job_id, USER, render_result=lambda record: report_result(record, USER))
 
 
 def submit(
     kind: str, params: dict[str, Any], files: list[Any], recurring: dict[str, Any] | None
 ) -> None:
+    """Queue the report, or the job that schedules it; a refusal shows as an error."""
     try:
         if recurring:
             job_id = jobs.submit(
@@ -185,48 +154,9 @@ def submit(
     st.session_state["report_job"] = job_id
 
 
-def schedules() -> None:
-    """Every recurring report with its next run, and buttons to pause, resume or delete it."""
-    found = report_schedules.list_schedules(owner=USER.scope())
-    if not found:
-        st.info("No recurring reports yet. Build a report with 'Run this report on a schedule'.")
-        return
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Name": s["name"],
-                    "Report": s["report"],
-                    "Cron (UTC)": s["cron"],
-                    "Recipients": ", ".join(s["recipients"]) or "—",
-                    "State": "active" if s["enabled"] else "paused",
-                    "Next run": when(s["next_run"]),
-                    "Last run": when(s["last_run"]) if s["runs"] else "—",
-                    "Runs": s["runs"],
-                }
-                for s in found
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    for s in found:
-        name, toggle, remove = st.columns([4, 1, 1])
-        name.write(f"**{s['name']}** · `{s['cron']}`")
-        if s["enabled"] and toggle.button("Pause", key=f"pause-{s['id']}"):
-            report_schedules.pause(s["id"], owner=USER.scope(), actor=USER, client=CLIENT)
-            st.rerun()
-        if not s["enabled"] and toggle.button("Resume", key=f"resume-{s['id']}"):
-            report_schedules.resume(s["id"], owner=USER.scope(), actor=USER, client=CLIENT)
-            st.rerun()
-        if remove.button("Delete", key=f"delete-{s['id']}"):
-            report_schedules.delete(s["id"], owner=USER.scope(), actor=USER, client=CLIENT)
-            st.rerun()
-
-
 st.title("Reports")
 build, recurring_tab = st.tabs(["New report", "Recurring reports"])
 with build:
     new_report()
 with recurring_tab:
-    schedules()
+    schedule_list(USER, CLIENT)

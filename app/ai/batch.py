@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -23,6 +23,9 @@ from openpyxl.styles import Alignment, Font
 from app.ai.types import Usage
 from app.errors import JobCancelled, JobError, PermanentError, TransientError
 from app.reports.cells import csv_value, excel_value
+
+if TYPE_CHECKING:
+    from app.ai.service import AIService
 
 MAX_ITEMS = 200
 MAX_CONCURRENCY = 8
@@ -41,6 +44,7 @@ RESULT_COLUMNS = (
     "cost_usd",
 )
 NOT_RUN = "Not run: the job was cancelled."
+SHOWN_ITEMS = 50
 
 
 @dataclass
@@ -148,6 +152,48 @@ def total_usage(items: Iterable[BatchItem]) -> Usage:
         if item.usage.requests:
             usage.add(item.usage)
     return usage
+
+
+def completions(
+    ai: AIService, system: str | None = None
+) -> Callable[[BatchItem], tuple[str, Usage]]:
+    """The `answer` for run_batch: one completion per item, its own system prompt first."""
+
+    def answer(item: BatchItem) -> tuple[str, Usage]:
+        result = ai.complete(item.prompt, item.system or system)
+        return result.text, result.usage
+
+    return answer
+
+
+def ended(items: Iterable[BatchItem]) -> int:
+    """How many items have ended, answered or failed."""
+    return sum(1 for item in items if item.ok is not None)
+
+
+def summary(items: list[BatchItem]) -> dict[str, Any]:
+    """A batch job's result: counts, usage and the first items, shortened for the record."""
+    failed = [i for i in items if not i.ok]
+    usage = total_usage(items)
+    return {
+        "operation": "batch",
+        "total": len(items),
+        "succeeded": len(items) - len(failed),
+        "failed": len(failed),
+        "provider": usage.provider,
+        "model": usage.model,
+        "usage": usage.as_dict(),
+        "items": [
+            {**i.row(), "answer": i.answer[:500], "prompt": i.prompt[:200]}
+            for i in items[:SHOWN_ITEMS]
+        ],
+        "notes": [
+            f"Only the first {SHOWN_ITEMS} of {len(items)} items are shown; "
+            "the CSV and XLSX hold all."
+        ]
+        if len(items) > SHOWN_ITEMS
+        else [],
+    }
 
 
 def write_csv(items: list[BatchItem], path: Path) -> None:

@@ -54,3 +54,29 @@ def parse_due(value: str | float | int) -> datetime:
     if moment.tzinfo is None:
         raise PermanentError(f"{value!r} has no time zone offset.")
     return moment.astimezone(UTC)
+
+
+def due_time(send_at: str | float, tz_name: str, asked_at: datetime | None = None) -> datetime:
+    """When a scheduled email is due, in UTC; a time without offset is read in `tz_name`.
+
+    The time must be later than when the user asked (`asked_at`), not than now: a job that
+    waited in a busy queue past its time is still stored, and the dispatcher sends it at once.
+    """
+    asked_at = asked_at or datetime.now(UTC)
+    if isinstance(send_at, str) and not _has_offset(send_at):
+        try:
+            local = datetime.fromisoformat(send_at)
+        except ValueError:
+            raise PermanentError(f"{send_at!r} is not a date and time.") from None
+        return due_at(local.date(), local.time(), tz_name, now=asked_at)
+    due = parse_due(send_at)
+    if due <= asked_at:
+        raise PermanentError("The time to send is in the past.")
+    return due
+
+
+def _has_offset(value: str) -> bool:
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False

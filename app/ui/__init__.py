@@ -6,7 +6,7 @@ Pages stay thin: they read widgets, call `app.jobs`, and draw a job with `job_pa
 from __future__ import annotations
 
 import time
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import streamlit as st
@@ -59,6 +59,18 @@ def viewer_zone() -> tzinfo:
 def when(timestamp: float | None) -> str:
     """A moment in the viewer's time zone, with how long ago or how soon it is."""
     return times.describe(timestamp, viewer_zone(), time.time())
+
+
+def when_in(timestamp: float | None, zone_name: str | None) -> str:
+    """`when`, plus the wall-clock time in `zone_name` when that zone's clock reads otherwise."""
+    shown = when(timestamp)
+    if not timestamp or not zone_name:
+        return shown
+    there = datetime.fromtimestamp(timestamp, times.zone(zone_name))
+    here = datetime.fromtimestamp(timestamp, viewer_zone())
+    if there.utcoffset() == here.utcoffset():
+        return shown
+    return f"{shown} · {there.strftime('%H:%M')} in {zone_name}"
 
 
 def duration(seconds: float | None) -> str:

@@ -21,7 +21,8 @@ import pytest
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
-from app import ai_state, jobs, monitor
+from app import jobs, monitor
+from app.ai import store as ai_store
 from app.auth import User
 from tests.support.fake_ai import GOOD_KEY, Failure, FakeAIServer
 from tests.support.pages import page_test
@@ -114,7 +115,7 @@ def fake(fake_ai: FakeAIServer, redis_client) -> FakeAIServer:
 
 
 def test_completion_succeeds_with_usage_and_no_key_anywhere(ai_worker, fake, redis_client) -> None:
-    before = ai_state.usage_by_day(1)[0]["requests"]
+    before = ai_store.usage_by_day(1)[0]["requests"]
     job_id = jobs.submit("claude_completion", {"prompt": "Say hello"}, user=User("ada"))
     record = jobs.wait(job_id, timeout=30, user=ADMIN)
 
@@ -123,7 +124,7 @@ def test_completion_succeeds_with_usage_and_no_key_anywhere(ai_worker, fake, red
     assert result["text"] == "Answer #1 to: Say hello"
     assert result["provider"] == "anthropic" and result["model"] == "claude-sonnet-5-5"
     assert result["usage"]["input_tokens"] > 0 and result["usage"]["cost_usd"] > 0
-    assert ai_state.usage_by_day(1)[0]["requests"] == before + 1
+    assert ai_store.usage_by_day(1)[0]["requests"] == before + 1
     stored = stored_text(redis_client, f"*{job_id}*")
     assert "Say hello" in stored and GOOD_KEY not in stored
 
@@ -226,14 +227,14 @@ def test_a_chat_is_stored_and_resumed_with_its_history_in_order(ai_worker, fake)
         ("assistant", first["result"]["text"]),
         ("user", "What is my name?"),
     ]
-    stored = ai_state.load_conversation(conversation_id)
+    stored = ai_store.load_conversation(conversation_id)
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"] * 2
     assert stored["model"] == "llama3.1"
-    assert conversation_id in [c["id"] for c in ai_state.list_conversations("ada")]
+    assert conversation_id in [c["id"] for c in ai_store.list_conversations("ada")]
 
 
 def test_someone_elses_conversation_is_refused(ai_worker, fake) -> None:
-    mine = ai_state.create_conversation("ada", "Private")
+    mine = ai_store.create_conversation("ada", "Private")
     record = jobs.wait(
         jobs.submit(
             "chat_completion", {"message": "Hi", "conversation_id": mine["id"]}, user=User("eve")
@@ -309,7 +310,7 @@ def test_the_rate_limit_holds_across_two_worker_processes(
 
 RESERVER = """
 import json, sys, time
-from app.ai_state import RateLimiter
+from app.ai.store import RateLimiter
 limiter = RateLimiter(requests=5, tokens=10**6, window=3, max_wait=10)
 for _ in range(4):
     limiter.reserve("shared-test", 10)
@@ -347,8 +348,8 @@ def test_stored_usage_adds_up_per_day_and_model(redis_client) -> None:
         Usage("openai-compatible", "llama3.1", 1, 50, 10, 0, None),
     ]
     for call in usage:
-        ai_state.record_usage(call, "ada", when)
-    [totals] = ai_state.usage_by_day(1, until=date(2031, 1, 2))
+        ai_store.record_usage(call, "ada", when)
+    [totals] = ai_store.usage_by_day(1, until=date(2031, 1, 2))
     assert (totals["requests"], totals["input_tokens"], totals["output_tokens"]) == (4, 1550, 310)
     assert totals["cost_usd"] == pytest.approx(0.006)
     assert totals["unpriced_requests"] == 1

@@ -6,6 +6,7 @@ run with a 10-second visibility timeout, so redelivery after a lost worker happe
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from app import jobs
 from app.auth import SYSTEM, User
 from app.mail import inbox
-from app.mail_state import ScheduledEmail, ScheduleStore, SendLedger, Throttle
+from app.mail.store import ScheduledEmail, ScheduleStore, SendLedger, Throttle
 from app.runtime import redis_server
 from app.settings import get_settings
 from tests.support.mail_server import MailServer, worker_env
@@ -577,3 +578,19 @@ def test_a_cancelled_bulk_send_stops_at_once_and_says_how_many_went_out(workers,
     assert record["progress"]["message"].startswith(f"{sent} sent,")
     outcomes = jobs.output_bytes(job_id, "outcomes.csv", user=ann).decode()
     assert outcomes.count(",sent,") == sent
+
+
+def test_the_page_words_recipients_variables_and_times_plainly(workers):
+    at = email_page()
+    at.file_uploader(key="bulk-csv").set_value(
+        [("one.csv", b"email,name\nann@example.com,Ann\n", "text/csv")]
+    ).run()
+    assert not at.exception, at.exception
+    listing = next(m.value for m in at.markdown if "variables:" in m.value)
+    assert listing.startswith("**1 recipient**;") and listing.count("{{ name }}") == 1
+
+    schedule("Later today", 3600, owner=TESTER.id)
+    at = email_page()
+    due = " ".join(m.value for m in at.markdown if "(in " in m.value)
+    assert re.search(r"\(in (60 min|1 h)\)", due), due
+    assert not re.search(r"\d{4}-\d\d-\d\dT", due)

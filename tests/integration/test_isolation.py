@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from app import ai_state, jobs, report_schedules
+from app import jobs, schedules
+from app.ai import store as ai_store
 from app.ai.types import Usage
 from app.auth import SYSTEM, User
 from app.connection import get_registry
-from app.mail_state import SendLedger
+from app.mail.store import SendLedger
 from app.tasks.recording import OWNER_HEADER, RETRY_OF_HEADER
 from config.celery_config import celery_app
 from tests.support.mail_server import MailServer, worker_env
@@ -122,7 +123,7 @@ def test_a_batch_callback_cannot_copy_someone_elses_results(stack) -> None:
 
 
 def test_the_report_runner_refuses_someone_elses_schedule(stack, mail_server) -> None:
-    schedule = report_schedules.create(
+    schedule = schedules.create(
         name="Alice's weekly", report="task_performance", params={"days": 1},
         cron="0 6 * * 1", recipients="alice@example.com", owner=ALICE.id,
     )
@@ -134,13 +135,13 @@ def test_the_report_runner_refuses_someone_elses_schedule(stack, mail_server) ->
         assert record["state"] == "FAILURE"
         assert record["error"] == "This recurring report was deleted before it ran."
         assert mail_server.received == []
-        assert report_schedules.get(schedule["id"], owner=BOB.id) is None
-        assert report_schedules.pause(schedule["id"], owner=BOB.id) is False
-        assert report_schedules.delete(schedule["id"], owner=BOB.id) is False
-        assert [s["id"] for s in report_schedules.list_schedules(owner=BOB.id)] == []
-        assert report_schedules.get(schedule["id"], owner=ALICE.id)["enabled"] is True
+        assert schedules.get(schedule["id"], owner=BOB.id) is None
+        assert schedules.pause(schedule["id"], owner=BOB.id) is False
+        assert schedules.delete(schedule["id"], owner=BOB.id) is False
+        assert [s["id"] for s in schedules.list_schedules(owner=BOB.id)] == []
+        assert schedules.get(schedule["id"], owner=ALICE.id)["enabled"] is True
     finally:
-        report_schedules.delete(schedule["id"])
+        schedules.delete(schedule["id"])
 
 
 def test_idempotency_keys_belong_to_their_owner(stack, mail_server) -> None:
@@ -201,12 +202,12 @@ def test_system_jobs_stay_out_of_peoples_views(stack) -> None:
 
 def test_ai_usage_is_counted_per_person(redis_client) -> None:
     get_registry()  # the shared client is up
-    before_alice = ai_state.usage_by_day(1, owner=ALICE.id)[0]["input_tokens"]
-    before_bob = ai_state.usage_by_day(1, owner=BOB.id)[0]["input_tokens"]
-    ai_state.record_usage(Usage("anthropic", "claude-haiku-4-5", 1, 700, 50, 0, 0.001), ALICE.id)
-    assert ai_state.usage_by_day(1, owner=ALICE.id)[0]["input_tokens"] == before_alice + 700
-    assert ai_state.usage_by_day(1, owner=BOB.id)[0]["input_tokens"] == before_bob
-    assert ai_state.tokens_today(ALICE.id) >= 750
+    before_alice = ai_store.usage_by_day(1, owner=ALICE.id)[0]["input_tokens"]
+    before_bob = ai_store.usage_by_day(1, owner=BOB.id)[0]["input_tokens"]
+    ai_store.record_usage(Usage("anthropic", "claude-haiku-4-5", 1, 700, 50, 0, 0.001), ALICE.id)
+    assert ai_store.usage_by_day(1, owner=ALICE.id)[0]["input_tokens"] == before_alice + 700
+    assert ai_store.usage_by_day(1, owner=BOB.id)[0]["input_tokens"] == before_bob
+    assert ai_store.tokens_today(ALICE.id) >= 750
 
 
 def test_a_performance_report_shows_only_its_owners_jobs(stack) -> None:

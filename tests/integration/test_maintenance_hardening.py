@@ -9,7 +9,7 @@ import pytest
 
 from app import maintenance, storage
 from app.connection import get_registry
-from app.mail_state import DISPATCHING, ScheduledEmail, ScheduleStore
+from app.mail.store import DISPATCHING, ScheduledEmail, ScheduleStore
 
 pytestmark = pytest.mark.integration
 DAY = 86400

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import ai_state, jobs, report_schedules
-from app.mail_state import ScheduledEmail, ScheduleStore
+from app import jobs, schedules
+from app.ai import store as ai_store
+from app.mail.store import ScheduledEmail, ScheduleStore
 from tests.support.pages import page_test
 from tests.support.users import ADMIN, ALICE, BOB
 
@@ -62,14 +63,14 @@ def alices_work(worker) -> dict:
         params={"to": "friend@example.com", "subject": "Alice's secret plan", "text": "x"},
         schedule_job_id=job_id,
     ))
-    report = report_schedules.create(
+    report = schedules.create(
         name="Alice's weekly figures", report="task_performance", params={},
         cron="0 7 * * 1", recipients=[], owner=ALICE.id,
     )
-    conversation = ai_state.create_conversation(ALICE.id, "Alice's private chat")
+    conversation = ai_store.create_conversation(ALICE.id, "Alice's private chat")
     yield {"job": job_id, "schedule": schedule_id, "report": report["id"],
            "conversation": conversation["id"]}
-    report_schedules.delete(report["id"])
+    schedules.delete(report["id"])
     ScheduleStore().cancel(schedule_id)
 
 

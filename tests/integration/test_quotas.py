@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import ai_state, audit, jobs, quotas, report_schedules
+from app import audit, jobs, quotas, schedules
+from app.ai import store as ai_store
 from app.ai.types import NoLimit, Usage
 from app.auth import NotAllowed, User
 from app.errors import PermanentError
@@ -48,7 +49,7 @@ def test_ai_tokens_quota_refuses_at_submit_and_before_each_call(redis_client) ->
     quotas.set_override(alice.id, "ai_tokens_per_day", 1000, by=ADMIN)
     usage = Usage("anthropic", "claude-haiku-5-5", requests=1, input_tokens=900,
                   output_tokens=200)
-    ai_state.record_usage(usage, alice.id)
+    ai_store.record_usage(usage, alice.id)
     with pytest.raises(quotas.QuotaExceeded) as refused:
         jobs.submit("claude_completion", {"prompt": "hi"}, user=alice)
     assert str(refused.value).startswith(
@@ -95,7 +96,7 @@ def test_emails_per_day_refuses_at_submit_once_used_up(redis_client) -> None:
 def test_report_interval_refused_for_a_person_and_allowed_for_an_admin(redis_client) -> None:
     alice = person("alice")
     with pytest.raises(PermanentError) as refused:
-        report_schedules.create(name="Often", report="task_performance", params={},
+        schedules.create(name="Often", report="task_performance", params={},
                                 cron="*/5 * * * *", recipients=[], owner=alice.id)
     assert str(refused.value) == (
         "This schedule would run a report 5 minutes after the one before; "
@@ -104,16 +105,16 @@ def test_report_interval_refused_for_a_person_and_allowed_for_an_admin(redis_cli
     with pytest.raises(quotas.QuotaExceeded, match="5 minutes after the one before"):
         jobs.submit("schedule_recurring_report", {"report": "task_performance",
                                                   "cron": "*/5 * * * *"}, user=alice)
-    fine = report_schedules.create(name="Hourly", report="task_performance", params={},
+    fine = schedules.create(name="Hourly", report="task_performance", params={},
                                    cron="0 * * * *", recipients=[], owner=alice.id)
-    admins = report_schedules.create(name="Often", report="task_performance", params={},
+    admins = schedules.create(name="Often", report="task_performance", params={},
                                      cron="*/5 * * * *", recipients=[], owner=ADMIN.id,
                                      by_admin=True)
     quotas.set_override(alice.id, "report_min_interval_minutes", 5, by=ADMIN)
-    overridden = report_schedules.create(name="Often", report="task_performance", params={},
+    overridden = schedules.create(name="Often", report="task_performance", params={},
                                          cron="*/5 * * * *", recipients=[], owner=alice.id)
     for schedule in (fine, admins, overridden):
-        assert report_schedules.delete(schedule["id"])
+        assert schedules.delete(schedule["id"])
 
 
 def test_only_admins_change_quotas_and_each_change_is_audited(redis_client) -> None:

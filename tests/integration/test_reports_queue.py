@@ -22,7 +22,7 @@ import redis
 from aiosmtpd.controller import Controller
 from streamlit.testing.v1 import AppTest
 
-from app import jobs, report_schedules, storage
+from app import jobs, schedules, storage
 from app.registry import Registry
 from tests.support.fake_ai import GOOD_KEY, FakeAIServer
 from tests.support.pages import page_test
@@ -132,7 +132,7 @@ def test_performance_report_matches_the_jobs_this_test_ran(worker) -> None:
 
 
 def test_schedules_can_be_listed_paused_resumed_and_deleted(redis_client) -> None:
-    created = report_schedules.create(
+    created = schedules.create(
         name="Monthly",
         report="task_performance",
         params={"days": 30},
@@ -142,14 +142,14 @@ def test_schedules_can_be_listed_paused_resumed_and_deleted(redis_client) -> Non
     )
     schedule_id = created["id"]
     assert created["enabled"] and created["next_run"] > time.time()
-    assert any(s["id"] == schedule_id for s in report_schedules.list_schedules(owner="ada"))
+    assert any(s["id"] == schedule_id for s in schedules.list_schedules(owner="ada"))
 
     # A process that never saved an entry (a fresh page server) can read schedules too.
     listed = subprocess.run(
         [
             sys.executable,
             "-c",
-            "from app import report_schedules as r; "
+            "from app import schedules as r; "
             "print(sorted(s['id'] for s in r.list_schedules()))",
         ],
         cwd=ROOT,
@@ -161,13 +161,13 @@ def test_schedules_can_be_listed_paused_resumed_and_deleted(redis_client) -> Non
     )
     assert schedule_id in listed.stdout
 
-    assert report_schedules.pause(schedule_id)
-    assert report_schedules.get(schedule_id)["enabled"] is False
-    assert report_schedules.resume(schedule_id)
-    assert report_schedules.get(schedule_id)["enabled"] is True
+    assert schedules.pause(schedule_id)
+    assert schedules.get(schedule_id)["enabled"] is False
+    assert schedules.resume(schedule_id)
+    assert schedules.get(schedule_id)["enabled"] is True
 
-    assert report_schedules.delete(schedule_id)
-    assert report_schedules.get(schedule_id) is None
+    assert schedules.delete(schedule_id)
+    assert schedules.get(schedule_id) is None
     assert not redis_client.keys(f"*redbeat*{schedule_id}*")
 
 
@@ -382,7 +382,7 @@ def test_page_builds_a_performance_report_and_previews_it(worker) -> None:
 
 
 def test_page_lists_schedules_and_pauses_one() -> None:
-    created = report_schedules.create(
+    created = schedules.create(
         name="Page schedule",
         report="task_performance",
         params={},
@@ -396,7 +396,7 @@ def test_page_lists_schedules_and_pauses_one() -> None:
         row = table[table["Name"] == "Page schedule"].iloc[0]
         assert (row["Cron (UTC)"], row["State"]) == ("0 7 * * 1", "active")
         next(b for b in at.button if b.key == f"pause-{created['id']}").click().run()
-        assert report_schedules.get(created["id"])["enabled"] is False
+        assert schedules.get(created["id"])["enabled"] is False
         assert any(b.key == f"resume-{created['id']}" for b in at.button)
     finally:
-        report_schedules.delete(created["id"])
+        schedules.delete(created["id"])

@@ -24,7 +24,7 @@ import redis
 from app import jobs
 from app.auth import SYSTEM, User
 from app.connection import get_registry
-from app.mail_state import ScheduleStore
+from app.mail.store import ScheduleStore
 from tests.integration.test_flower import auth, get
 from tests.integration.test_flower import flower as flower  # a fixture, used by name
 from tests.support.mail_server import MailServer
@@ -186,7 +186,7 @@ def test_a_retry_after_the_password_is_gone_asks_for_it_again(worker: Proc, tmp_
     admin.text_input(key="f_owner").input(person.id).run()
     admin.button(key="retry_all").click().run()
     assert not admin.exception, admin.exception
-    assert [s.value for s in admin.success] == ["Resubmitted 0 failed job(s)."]
+    assert [s.value for s in admin.success] == ["Resubmitted 0 failed jobs."]
     assert any("give the password again" in w.value for w in admin.warning)
     assert jobs.get(job_id, user=person).get("retried_by") in (None, "")
 

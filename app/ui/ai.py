@@ -1,0 +1,282 @@
+"""Widget groups of the AI page: the model picker, text sources, answers, conversations, usage.
+
+Conversations and usage come from `app.ai.store`, always for the signed-in person: someone
+else's conversation reads as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import jobs
+from app.ai import store
+from app.ai.batch import BatchItem, items_from_csv
+from app.ai.markdown import without_images
+from app.ai.types import ProviderInfo
+from app.auth import User
+from app.errors import PermanentError
+from app.registry import TERMINAL
+from app.ui import job_panel, job_status, when
+from app.ui.pickers import pick_outputs
+
+OFFLINE = "offline"
+CONVERSATIONS_SHOWN = 30
+USAGE_DAYS = 14
+RECENT_JOBS = 20
+
+Providers = Mapping[str, ProviderInfo]
+
+
+# pickers ----------------------------------------------------------------------------------
+
+
+def providers_caption(providers: Providers) -> None:
+    """One line per configured provider: its label, its server, its models."""
+    st.caption(
+        " · ".join(
+            f"**{p.label}**{f' at {p.base_url}' if p.base_url else ''}: {', '.join(p.models)}"
+            for p in providers.values()
+        )
+    )
+
+
+def model_picker(
+    providers: Providers, key: str, allow_offline: bool = False
+) -> tuple[str | None, str | None]:
+    """(provider, model) chosen for the next request; the choice really switches the job."""
+    names = list(providers) + ([OFFLINE] if allow_offline else [])
+    if not names:
+        return None, None
+    left, right = st.columns(2)
+    labels = {**{n: p.label for n, p in providers.items()}, OFFLINE: "Offline analyser"}
+    provider = left.selectbox("Provider", names, format_func=labels.get, key=f"{key}-provider")
+    if provider == OFFLINE:
+        return OFFLINE, None
+    info = providers[provider]
+    # One model widget per provider: switching provider never carries a foreign model name over.
+    model = right.selectbox(
+        "Model",
+        info.models,
+        index=info.models.index(info.model),
+        key=f"{key}-model-{provider}",
+        accept_new_options=True,
+        help="Type a model name to use one not in the list.",
+    )
+    return provider, model
+
+
+def text_source(key: str, user: User) -> dict[str, Any] | None:
+    """Pasted text, an upload, or one of my processed files, as the job's params (None: empty)."""
+    choice = st.radio(
+        "Text from",
+        ["Paste", "Upload a file", "My processed files"],
+        horizontal=True,
+        key=f"{key}-source",
+    )
+    if choice == "Paste":
+        text = st.text_area("Text", height=220, key=f"{key}-text")
+        return {"text": text} if text.strip() else None
+    if choice == "Upload a file":
+        upload = st.file_uploader(
+            "A text file, or a Word, PDF, PowerPoint or Excel file (its text is extracted on "
+            "the files queue first)",
+            type=["txt", "md", "csv", "json", "docx", "pdf", "pptx", "xlsx"],
+            key=f"{key}-upload",
+        )
+        return {"_upload": upload} if upload else None
+    picked = pick_outputs(user, f"{key}-mine", "Processed file", types=("text", "csv"))
+    if not picked:
+        st.caption("Extract text on the Files page first; its text outputs are listed here.")
+        return None
+    return {"source_job_id": picked[0].job_id, "output_name": picked[0].name}
+
+
+def split_upload(params: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The params without the upload a text source may hold, and that upload as the files."""
+    upload = params.pop("_upload", None)
+    return params, [upload] if upload else []
+
+
+def batch_preview(upload: Any) -> list[BatchItem]:
+    """The prompts of an uploaded CSV, the first 20 shown; none (and the reason) when unreadable."""
+    if upload is None:
+        return []
+    try:
+        items = items_from_csv(upload.getvalue())
+    except PermanentError as exc:
+        st.error(str(exc))
+        return []
+    st.dataframe(
+        pd.DataFrame([{"id": i.id or i.index + 1, "prompt": i.prompt} for i in items[:20]]),
+        hide_index=True,
+    )
+    st.caption(f"{len(items)} prompts")
+    return items
+
+
+# jobs and their answers -------------------------------------------------------------------
+
+
+def submit(
+    job_key: str, kind: str, params: dict[str, Any], user: User, files: Sequence[Any] = ()
+) -> None:
+    """Queue a job for one section and remember it, so a rerun shows it rather than resubmits."""
+    try:
+        st.session_state[job_key] = jobs.submit(kind, params, files=files, user=user)
+    except (PermanentError, ValueError) as exc:
+        st.error(str(exc))
+
+
+def show_job(job_key: str, user: User) -> None:
+    """The section's latest job, live until it ends, then its answer."""
+    if st.session_state.get(job_key):
+        job_panel(st.session_state[job_key], user, lambda r: render_result(r, user))
+
+
+def usage_line(usage: dict[str, Any] | None) -> str:
+    """ "model · 1,234 in / 56 out tokens · $0.0012" for a job or a chat turn."""
+    if not usage or not usage.get("requests"):
+        return ""
+    tokens = f"{usage['input_tokens']:,} in / {usage['output_tokens']:,} out tokens"
+    if usage.get("cached_tokens"):
+        tokens += f" ({usage['cached_tokens']:,} cached)"
+    if usage.get("estimated_tokens"):
+        tokens += " (estimated: the server sent no counts)"
+    cost = usage.get("cost_usd")
+    price = f"${cost:,.4f}" if cost is not None else "cost unknown for this model"
+    calls = f" · {usage['requests']} calls" if usage["requests"] > 1 else ""
+    return f"{usage['model']} · {tokens} · {price}{calls}"
+
+
+def render_result(record: dict[str, Any], user: User) -> None:
+    """An AI job's answer as Markdown, with its notes, its cut warning and its usage."""
+    result = record.get("result") or {}
+    if result.get("analysis_job"):
+        st.info(result["text"])
+        job_panel(result["analysis_job"], user, lambda r: render_result(r, user))
+        return
+    if result.get("operation") == "batch":
+        render_batch(result)
+        return
+    if result.get("provider") == OFFLINE:
+        st.caption(result.get("label", ""))
+    st.markdown(without_images(result.get("text") or "_The model returned no text._"))
+    for note in result.get("notes") or []:
+        (st.warning if result.get("cut") else st.info)(note)
+    if result.get("language"):
+        stats = result.get("stats") or {}
+        st.caption(
+            f"Language: {result['language']['name']} · {stats.get('words', 0):,} words · "
+            f"{stats.get('reading_minutes', 0)} min read"
+        )
+    line = usage_line(result.get("usage"))
+    if line:
+        st.caption(line)
+
+
+def render_batch(result: dict[str, Any]) -> None:
+    """A batch's counts, its first items as a table, its notes and its usage."""
+    done, failed = st.columns(2)
+    done.metric("Answered", f"{result['succeeded']} of {result['total']}")
+    failed.metric("Failed", result["failed"])
+    st.dataframe(pd.DataFrame(result["items"]), hide_index=True, width="stretch")
+    for note in result.get("notes") or []:
+        st.info(note)
+    st.caption(usage_line(result.get("usage")))
+
+
+# conversations ----------------------------------------------------------------------------
+
+
+def conversation_list(owner: str) -> str | None:
+    """My conversations, newest first, and a New button; returns the one to show (None: new)."""
+    if st.button("New conversation", key="chat-new"):
+        st.session_state.pop("chat-id", None)
+        st.session_state.pop("chat-job", None)
+    for conversation in store.list_conversations(owner, limit=CONVERSATIONS_SHOWN):
+        label = f"{conversation['title']} · {when(conversation['updated_at'])}"
+        if st.button(label, key=f"conv-{conversation['id']}", width="stretch"):
+            st.session_state["chat-id"] = conversation["id"]
+            st.session_state.pop("chat-job", None)
+    return st.session_state.get("chat-id")
+
+
+def conversation_view(conversation_id: str | None, owner: str) -> None:
+    """Every message of my conversation in order, each answer with its usage."""
+    conversation = store.owned_conversation(conversation_id, owner) if conversation_id else None
+    for message in (conversation or {}).get("messages", []):
+        with st.chat_message(message["role"]):
+            st.markdown(without_images(message["content"]))
+            if message["role"] == "assistant":
+                st.caption(usage_line(message.get("usage")))
+
+
+@st.fragment(run_every=1.0)
+def pending_turn(user: User) -> None:
+    """The turn being answered: my message, then the reply once the job finishes."""
+    job_id = st.session_state.get("chat-job")
+    record = jobs.get(job_id, user=user) if job_id else None
+    if record is None:
+        return
+    if record["state"] in TERMINAL:
+        st.session_state.pop("chat-job")
+        if record["state"] == "SUCCESS":
+            st.session_state["chat-id"] = record["result"]["conversation_id"]
+        else:
+            st.session_state["chat-error"] = record.get("error") or "The reply failed."
+        st.rerun()
+    with st.chat_message("user"):
+        st.markdown(without_images(st.session_state.get("chat-pending-text", "")))
+    with st.chat_message("assistant"):
+        if record["state"] == "RETRY":
+            job_status(record)
+        else:
+            st.caption("Thinking…")
+
+
+# usage ------------------------------------------------------------------------------------
+
+
+def usage_panel(user: User) -> None:
+    """Today's cost, requests and tokens, the last two weeks by day and model, my recent jobs."""
+    days = store.usage_by_day(USAGE_DAYS, owner=user.scope())
+    table = pd.DataFrame([_usage_row(d) for d in days])
+    today = days[0]
+    spent, calls, tokens = st.columns(3)
+    spent.metric("Cost today", f"${today['cost_usd']:,.4f}")
+    calls.metric("Requests today", f"{today['requests']:,}")
+    tokens.metric("Tokens today", f"{today['input_tokens'] + today['output_tokens']:,}")
+    st.bar_chart(table.set_index("Day")["Cost (USD)"].iloc[::-1])
+    st.dataframe(table, hide_index=True, width="stretch")
+    if today["models"]:
+        st.subheader("Today by model")
+        st.dataframe(pd.DataFrame(today["models"]), hide_index=True, width="stretch")
+    st.subheader("My recent AI jobs")
+    recent = jobs.list(user=user, owner=user.id, queue="ai", limit=RECENT_JOBS).jobs
+    st.dataframe(pd.DataFrame([_job_row(r) for r in recent]), hide_index=True, width="stretch")
+    st.caption("Costs are estimates from the price table in settings; totals are by UTC day.")
+
+
+def _usage_row(day: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Day": day["day"],
+        "Requests": day["requests"],
+        "Input tokens": day["input_tokens"],
+        "Output tokens": day["output_tokens"],
+        "Cached tokens": day["cached_tokens"],
+        "Cost (USD)": round(day["cost_usd"], 4),
+        "Unpriced requests": day["unpriced_requests"],
+    }
+
+
+def _job_row(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Submitted": when(record["submitted_at"]),
+        "Job": record["kind"],
+        "State": record["state"],
+        "Usage": usage_line((record.get("result") or {}).get("usage")) or "—",
+    }
