@@ -9,6 +9,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,7 +25,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	for b in overhead monitor files email reports; do $(PY) bench/$$b.py || exit 1; done
+	for b in overhead monitor files email reports api; do $(PY) bench/$$b.py || exit 1; done
 
 workers: install
 	./celery_worker.sh start

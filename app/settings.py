@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     streamlit_port: int = 8501
     streamlit_address: str = "127.0.0.1"
 
+    # HTTP API (python -m app.api)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
     # Sign-in (OpenID Connect through Streamlit's st.login)
     # "none" is for one person on loopback: Nexus refuses it on any other address.
     auth_mode: Literal["oidc", "none"] = "oidc"

@@ -120,6 +120,11 @@ def idp_command() -> list[str]:
     return [_python(), "-m", "app.idp", "serve"]
 
 
+def api_command() -> list[str]:
+    """The HTTP API: uvicorn on API_HOST:API_PORT."""
+    return [_python(), "-m", "app.api"]
+
+
 def metrics_command() -> list[str]:
     return [_python(), "-m", "app.runtime.metrics"]
 
@@ -130,6 +135,7 @@ def all_commands() -> dict[str, list[str]]:
     commands["beat"] = beat_command()
     commands["flower"] = flower_command()
     commands["streamlit"] = streamlit_command()
+    commands["api"] = api_command()
     return commands
 
 
@@ -140,7 +146,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["worker"] and len(argv) == 2 and argv[1] in QUEUES:
         print(shlex.join(worker_command(argv[1])))
         return 0
-    if len(argv) == 1 and argv[0] in ("beat", "flower", "streamlit", "metrics", "idp"):
+    if len(argv) == 1 and argv[0] in ("beat", "flower", "streamlit", "api", "metrics", "idp"):
         print(shlex.join(globals()[f"{argv[0]}_command"]()))
         return 0
     print("usage: python -m app.runtime.processes names | worker QUEUE | beat | flower | streamlit",

@@ -93,6 +93,7 @@ def main() -> int:
     else:
         print(f"{flower}  (password from .env)")
     os.environ.update(processes.flower_auth(password))  # Flower reads FLOWER_BASIC_AUTH
+    print(f"API:    http://{settings.api_host}:{settings.api_port}/api/docs")
     print(f"Nexus:  http://127.0.0.1:{settings.streamlit_port}\n")
 
     manager = Manager()

@@ -54,7 +54,7 @@ def _wait(predicate, what: str, log: Path, timeout: float = 120.0):
 
 @pytest.fixture
 def launcher(tmp_path: Path):
-    names = ("redis", "streamlit", "flower", "metrics", "smtp", "idp")
+    names = ("redis", "streamlit", "flower", "metrics", "smtp", "idp", "api")
     ports = {name: free_port() for name in names}
     env = {
         "PATH": str(Path(sys.executable).parent),  # hides the system redis-server
@@ -68,6 +68,7 @@ def launcher(tmp_path: Path):
         "METRICS_PORT": str(ports["metrics"]),
         "SMTP_PORT": str(ports["smtp"]),
         "IDP_PORT": str(ports["idp"]),
+        "API_PORT": str(ports["api"]),
         "AUTH_SECRETS_FILE": str(tmp_path / "secrets.toml"),
         "PYTHONPATH": str(ROOT),
     }
@@ -126,7 +127,11 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:
     _wait(lambda: _get(f"http://127.0.0.1:{ports['streamlit']}/_stcore/health")[1] == "ok",
           "Streamlit answering", log)
 
+    _wait(lambda: _get(f"http://127.0.0.1:{ports['api']}/health/live")[0] == 200,
+          "the HTTP API answering", log)
+
     printed = log.read_text()
+    assert f"API:    http://127.0.0.1:{ports['api']}/api/docs" in printed
     assert re.search(r"Sign-in: \S+.*admin@nexus\.localhost\s+password \S+", printed), printed
     idp = f"http://127.0.0.1:{ports['idp']}/.well-known/openid-configuration"
     _wait(lambda: _get(idp)[0] == 200, "the identity provider answering", log)
@@ -146,7 +151,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     process.wait(timeout=90)
-    assert not _port_open(ports["redis"]) and not _port_open(ports["streamlit"])
+    assert not any(_port_open(ports[name]) for name in ("redis", "streamlit", "api"))
     assert any((tmp_path / "var" / "redis").rglob("appendonly*"))
 
 
