@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api import problems
 from app.api.routes import cluster, dead_letters, events, files, jobs, kinds, outputs
@@ -19,9 +20,11 @@ provider. You see and act on your own jobs and files only; admins on everyone's.
 
 def create_app() -> FastAPI:
     """A new API application; `python -m app.api` serves one with uvicorn."""
-    app = FastAPI(
+    # The docs page's script and styles are served from here: a CDN may not be reachable.
+    app = FastAPIOffline(
         title="Nexus API", version="1", description=DESCRIPTION,
         openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        static_url="/api/docs-assets",
     )
     problems.install(app)
     app.add_exception_handler(BodyTooLarge, _body_too_large)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import uuid
 import zipfile
@@ -91,6 +92,15 @@ def test_health_live_and_ready(api) -> None:
     assert httpx.get(f"{api.url}/health/live").json() == {"status": "ok", "problems": []}
     ready = httpx.get(f"{api.url}/health/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def test_the_docs_page_needs_nothing_from_outside_the_machine(api) -> None:
+    page = httpx.get(f"{api.url}/api/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assert assets and all(a.startswith("/api/") for a in assets), assets
+    for asset in assets:
+        assert httpx.get(f"{api.url}{asset}").status_code == 200, asset
 
 
 def test_ready_says_why_when_redis_is_down(log_dir_module) -> None:
