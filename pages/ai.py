@@ -20,6 +20,7 @@ from app.ui.ai import (
     batch_preview,
     conversation_list,
     conversation_view,
+    failed_turn,
     model_picker,
     pending_turn,
     providers_caption,
@@ -60,16 +61,15 @@ with chat_tab:
     else:
         conversations_col, talk_col = st.columns([1, 3])
         with conversations_col:
-            current = conversation_list(OWNER)
+            current = conversation_list(OWNER, PROVIDERS)
         with talk_col:
             chat_provider, chat_model = model_picker(PROVIDERS, "chat")
             system = st.text_input("Instructions for the assistant (optional)", key="chat-system")
             conversation_view(current, OWNER)
             pending_turn(USER)
-            if st.session_state.get("chat-error"):
-                st.error(st.session_state.pop("chat-error"))
+            resent = failed_turn()
             busy = bool(st.session_state.get("chat-job"))
-            message = st.chat_input("Message", disabled=busy, key="chat-input")
+            message = st.chat_input("Message", disabled=busy, key="chat-input") or resent
             if message:
                 st.session_state["chat-pending-text"] = message
                 submit(

@@ -38,6 +38,7 @@ RESULT_COLUMNS = (
     "status",
     "answer",
     "error",
+    "attempts",
     "model",
     "input_tokens",
     "output_tokens",
@@ -68,10 +69,12 @@ class BatchItem:
             "status": "ok" if self.ok else "not run" if self.error == NOT_RUN else "failed",
             "answer": self.answer,
             "error": self.error,
+            "attempts": self.attempts,
             "model": self.usage.model,
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
-            "cost_usd": "" if self.usage.cost_usd is None else self.usage.cost_usd,
+            # Fixed decimals: a float this small would print as 7.3e-05.
+            "cost_usd": "" if self.usage.cost_usd is None else f"{self.usage.cost_usd:.6f}",
         }
 
 
@@ -214,7 +217,7 @@ def write_xlsx(items: list[BatchItem], path: Path) -> None:
     for item in items:
         # A model's answer is untrusted text: never a formula, whatever it starts with.
         sheet.append([excel_value(v) for v in item.row().values()])
-    for column, width in zip("ABCDEFGHI", (8, 50, 10, 80, 40, 20, 14, 14, 12)):
+    for column, width in zip("ABCDEFGHIJ", (8, 50, 10, 80, 40, 9, 20, 14, 14, 12)):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=2, min_col=2, max_col=5):
         for cell in row:

@@ -209,7 +209,8 @@ class AIService:
         found = offline.analyse(text, analysis)
         usage = Usage(provider="offline", model=OFFLINE_MODEL, cost_usd=0.0)
         extra = {**extra, "analysis": analysis, "label": found["label"], "items": found["items"]}
-        return AIResult("analyze", found["text"], usage, notes=[found["label"]], extra=extra)
+        # The text itself carries the label, in the page and in the output file alike.
+        return AIResult("analyze", found["text"], usage, extra=extra)
 
     def _map_reduce(
         self, text: str, analysis: str, question: str | None, extra: dict[str, Any]

@@ -116,7 +116,8 @@ class RateLimiter:
 
     `reserve` admits a request or sleeps until the window has room (never spinning); when
     the wait would exceed `max_wait` it raises TransientError so the job retries later instead.
-    `interrupt` is called while it sleeps and may raise, to stop a cancelled job's wait.
+    `interrupt` is called while it sleeps and may raise, to stop a cancelled job's wait;
+    `on_wait(seconds)` is told before each wait, so the job can say why it is not moving.
     """
 
     def __init__(
@@ -128,6 +129,7 @@ class RateLimiter:
         window: float = 60.0,
         max_wait: float = 30.0,
         interrupt: Callable[[], None] | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
         settings = get_settings()
         self.redis = client or get_redis()
@@ -136,6 +138,7 @@ class RateLimiter:
         self.window = window
         self.max_wait = max_wait
         self.interrupt = interrupt
+        self.on_wait = on_wait
         self._reserve = self.redis.register_script(_RESERVE)
         self._settle = self.redis.register_script(_SETTLE)
 
@@ -165,6 +168,8 @@ class RateLimiter:
                     f"about {wait:.0f} s.",
                     retry_after=wait,
                 )
+            if self.on_wait:
+                self.on_wait(wait)
             # Sleep until the window frees a slot; the jitter stops waiters waking in lockstep.
             self._sleep(wait + random.uniform(0.0, 0.05))
 

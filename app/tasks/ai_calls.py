@@ -17,7 +17,7 @@ from app import quotas
 from app.ai import store
 from app.ai.service import AIService, build_service
 from app.ai.types import Usage
-from app.connection import get_redis
+from app.connection import get_redis, get_registry
 from app.errors import JobCancelled
 from app.tasks.base import JobTask
 from app.tasks.cancel import CANCELLED, confirm_stop, is_cancelled, stop_if_cancelled
@@ -27,14 +27,18 @@ log = logging.getLogger(__name__)
 LIMIT_WAIT = 75.0  # longer than the limiter's 60-second window
 
 
-def limiter(task: JobTask, interrupt: Callable[[], None] | None = None) -> store.RateLimiter:
+def limiter(
+    task: JobTask,
+    interrupt: Callable[[], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
+) -> store.RateLimiter:
     """The shared limiter, for one job: a cancelled job stops waiting for the window.
 
     It waits out up to a whole window on its thread: a long document needs more calls than
     a minute allows, and giving up mid-way would make the retry pay for every part again.
     """
     stop = interrupt or (lambda: stop_if_cancelled(task))
-    shared = store.RateLimiter(get_redis(), max_wait=LIMIT_WAIT, interrupt=stop)
+    shared = store.RateLimiter(get_redis(), max_wait=LIMIT_WAIT, interrupt=stop, on_wait=on_wait)
     if task.request.called_directly:
         return shared
     # Every model call goes through reserve: the owner's daily tokens are checked right there.
@@ -64,6 +68,14 @@ class Steps:
         except JobCancelled:
             self.check()  # cancelled since the check above: confirm it, then stop
             raise
+
+    def waiting(self, seconds: float) -> None:
+        """Say the job waits for the shared rate limit, at once: no throttle hides this one."""
+        if not self.job_id:
+            return
+        last = self.last or {"current": 0, "total": 1}
+        message = f"Waiting for the AI rate limit (about {max(1, round(seconds))} s)"
+        get_registry().set_progress(self.job_id, last["current"], last["total"], message)
 
     def check(self) -> None:
         """Raise JobCancelled when the job is cancelled, confirming how far it got."""
@@ -95,7 +107,7 @@ def service(
     return build_service(
         provider,
         model,
-        limiter=limiter(task, steps.check),
+        limiter=limiter(task, steps.check, steps.waiting),
         on_usage=lambda usage: record_usage(usage, owner),
         on_progress=steps.report,
     )

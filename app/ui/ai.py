@@ -20,7 +20,7 @@ from app.ai.types import ProviderInfo
 from app.auth import User
 from app.errors import PermanentError
 from app.registry import TERMINAL
-from app.ui import job_panel, job_status, when
+from app.ui import job_panel, job_status, plural, record_label, when
 from app.ui.pickers import pick_outputs
 
 OFFLINE = "offline"
@@ -162,8 +162,6 @@ def render_result(record: dict[str, Any], user: User) -> None:
     if result.get("operation") == "batch":
         render_batch(result)
         return
-    if result.get("provider") == OFFLINE:
-        st.caption(result.get("label", ""))
     st.markdown(without_images(result.get("text") or "_The model returned no text._"))
     for note in result.get("notes") or []:
         (st.warning if result.get("cut") else st.info)(note)
@@ -183,26 +181,53 @@ def render_batch(result: dict[str, Any]) -> None:
     done, failed = st.columns(2)
     done.metric("Answered", f"{result['succeeded']} of {result['total']}")
     failed.metric("Failed", result["failed"])
-    st.dataframe(pd.DataFrame(result["items"]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame([_batch_row(item) for item in result["items"]]),
+        hide_index=True, width="stretch",
+    )
     for note in result.get("notes") or []:
         st.info(note)
     st.caption(usage_line(result.get("usage")))
 
 
+def _batch_row(item: dict[str, Any]) -> dict[str, Any]:
+    cost = item.get("cost_usd")
+    return {
+        "Id": item["id"],
+        "Prompt": item["prompt"],
+        "Status": item["status"],
+        "Attempts": item.get("attempts", 1),
+        "Answer": item["answer"] or item["error"],
+        "Model": item.get("model") or "—",
+        "Tokens in / out": f"{item.get('input_tokens', 0):,} / {item.get('output_tokens', 0):,}",
+        "Cost": f"${float(cost):,.6f}" if cost not in (None, "") else "unknown",
+    }
+
+
 # conversations ----------------------------------------------------------------------------
 
 
-def conversation_list(owner: str) -> str | None:
+def conversation_list(owner: str, providers: Providers) -> str | None:
     """My conversations, newest first, and a New button; returns the one to show (None: new)."""
     if st.button("New conversation", key="chat-new"):
         st.session_state.pop("chat-id", None)
         st.session_state.pop("chat-job", None)
     for conversation in store.list_conversations(owner, limit=CONVERSATIONS_SHOWN):
         label = f"{conversation['title']} · {when(conversation['updated_at'])}"
-        if st.button(label, key=f"conv-{conversation['id']}", width="stretch"):
-            st.session_state["chat-id"] = conversation["id"]
-            st.session_state.pop("chat-job", None)
+        st.button(label, key=f"conv-{conversation['id']}", width="stretch",
+                  on_click=resume, args=(conversation, providers))
     return st.session_state.get("chat-id")
+
+
+def resume(conversation: dict[str, Any], providers: Providers) -> None:
+    """Open a conversation with the model it was held with, so the next turn goes there too."""
+    st.session_state["chat-id"] = conversation["id"]
+    st.session_state.pop("chat-job", None)
+    provider, model = conversation.get("provider"), conversation.get("model")
+    if provider in providers:
+        st.session_state["chat-provider"] = provider
+        if model:
+            st.session_state[f"chat-model-{provider}"] = model
 
 
 def conversation_view(conversation_id: str | None, owner: str) -> None:
@@ -228,6 +253,8 @@ def pending_turn(user: User) -> None:
             st.session_state["chat-id"] = record["result"]["conversation_id"]
         else:
             st.session_state["chat-error"] = record.get("error") or "The reply failed."
+            # Kept, so a failed turn never loses what the person typed.
+            st.session_state["chat-unsent"] = st.session_state.get("chat-pending-text", "")
         st.rerun()
     with st.chat_message("user"):
         st.markdown(without_images(st.session_state.get("chat-pending-text", "")))
@@ -236,6 +263,24 @@ def pending_turn(user: User) -> None:
             job_status(record)
         else:
             st.caption("Thinking…")
+
+
+def failed_turn() -> str | None:
+    """The last turn's error and the message it was for; the message when sent again."""
+    error = st.session_state.get("chat-error")
+    if not error:
+        return None
+    st.error(error)
+    unsent = st.session_state.get("chat-unsent", "")
+    if not unsent:
+        st.session_state.pop("chat-error")
+        return None
+    text = st.text_area("Your message, not sent yet", unsent)
+    if st.button("Send again", key="chat-resend", type="primary"):
+        st.session_state.pop("chat-error")
+        st.session_state.pop("chat-unsent")
+        return text
+    return None
 
 
 # usage ------------------------------------------------------------------------------------
@@ -250,11 +295,20 @@ def usage_panel(user: User) -> None:
     spent.metric("Cost today", f"${today['cost_usd']:,.4f}")
     calls.metric("Requests today", f"{today['requests']:,}")
     tokens.metric("Tokens today", f"{today['input_tokens'] + today['output_tokens']:,}")
-    st.bar_chart(table.set_index("Day")["Cost (USD)"].iloc[::-1])
-    st.dataframe(table, hide_index=True, width="stretch")
+    if today["unpriced_requests"]:
+        st.caption(
+            f"The cost leaves out {plural(today['unpriced_requests'], 'request')} to models "
+            "with no price in the settings."
+        )
+    if any(d["requests"] for d in days):
+        st.bar_chart(table.set_index("Day")["Cost (USD)"].iloc[::-1])
+        st.dataframe(table, hide_index=True, width="stretch")
+    else:
+        st.caption(f"No AI requests in the last {USAGE_DAYS} days.")
     if today["models"]:
         st.subheader("Today by model")
-        st.dataframe(pd.DataFrame(today["models"]), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame([_model_row(m) for m in today["models"]]),
+                     hide_index=True, width="stretch")
     st.subheader("My recent AI jobs")
     recent = jobs.list(user=user, owner=user.id, queue="ai", limit=RECENT_JOBS).jobs
     st.dataframe(pd.DataFrame([_job_row(r) for r in recent]), hide_index=True, width="stretch")
@@ -273,10 +327,24 @@ def _usage_row(day: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _model_row(entry: dict[str, Any]) -> dict[str, Any]:
+    unpriced = entry.get("unpriced_requests", 0)
+    return {
+        "Provider": entry["provider"],
+        "Model": entry["model"],
+        "Requests": entry.get("requests", 0),
+        "Input tokens": entry.get("input_tokens", 0),
+        "Output tokens": entry.get("output_tokens", 0),
+        "Cached tokens": entry.get("cached_tokens", 0),
+        "Cost (USD)": "no price" if unpriced and not entry["cost_usd"]
+        else f"{entry['cost_usd']:.4f}",
+    }
+
+
 def _job_row(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "Submitted": when(record["submitted_at"]),
         "Job": record["kind"],
-        "State": record["state"],
+        "State": record_label(record),
         "Usage": usage_line((record.get("result") or {}).get("usage")) or "—",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -269,6 +270,8 @@ def test_a_batch_with_one_failing_item(ai_worker, fake) -> None:
         ))
     )
     assert [r["status"] for r in table] == ["ok"] * 5 + ["failed"]
+    assert [r["attempts"] for r in table] == ["1"] * 6  # a refusal is not tried again
+    assert all("e-" not in r["cost_usd"] for r in table)  # never 7.3e-05
     sheet = load_workbook(io.BytesIO(jobs.output_bytes(job_id, "results.xlsx", user=ADMIN))).active
     assert sheet.max_row == 7
 
@@ -295,7 +298,10 @@ def test_the_rate_limit_holds_across_two_worker_processes(
             assert len(fake.requests()) == 8
             assert sum(r["state"] == "SUCCESS" for r in records) == 8
             waiting = [r for r in records if r["state"] != "SUCCESS"]
-            assert len(waiting) == 2 and all(r["state"] == "STARTED" for r in waiting)
+            assert len(waiting) == 2 and all(r["state"] == "PROGRESS" for r in waiting)
+            for record in waiting:  # they say why they do not move
+                assert re.fullmatch(r"Waiting for the AI rate limit \(about \d+ s\)",
+                                    record["progress"]["message"]), record["progress"]
             ran = {r["worker"] for r in records if r.get("worker")}
             assert ran == {ai_worker.hostname, second.hostname}
             for record in waiting:  # cancelling stops the wait: the jobs never call out
@@ -413,6 +419,20 @@ def test_page_chat_switches_model_and_resumes_a_conversation(ai_worker, fake, pa
     rerun_until(at, lambda a: len(a.error) > 0)
     assert "rejected the API key (401)" in at.error[0].value
     assert not at.chat_input(key="chat-input").disabled  # the user can try again
+    unsent = next(t for t in at.text_area if t.label == "Your message, not sent yet")
+    assert unsent.value == "Still there?"  # a failed turn keeps what the person typed
+
+    next(b for b in at.button if b.label == "Send again").click().run()
+    rerun_until(at, lambda a: len(a.chat_message) >= 6 and "chat-job" not in a.session_state)
+    assert [m["content"] for m in fake.requests("openai")[-1].messages][-1] == "Still there?"
+    assert not at.error
+
+    conversation = at.session_state["chat-id"]
+    at.button(key="chat-new").click().run()
+    at.selectbox(key="chat-provider").select("anthropic").run()
+    at.button(key=f"conv-{conversation}").click().run()
+    # Resumed with the model it was held with, not the picker's default.
+    assert at.selectbox(key="chat-provider").value == "openai-compatible"
 
 
 def test_page_analyses_pasted_text_offline_and_shows_usage(ai_worker, fake, page_settings):
@@ -422,7 +442,9 @@ def test_page_analyses_pasted_text_offline_and_shows_usage(ai_worker, fake, page
     at.selectbox(key="analyse-kind").select("key_points").run()
     at.button(key="analyse-go").click().run()
     rerun_until(at, lambda a: any("Key phrases" in m.value for m in a.markdown))
-    assert any("no AI model used" in c.value for c in at.caption)
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    shown += [i.value for i in at.info]
+    assert sum(text.count("no AI model used") for text in shown) == 1  # said once, not thrice
     assert fake.requests() == []
 
     usage_tab = run_page(at).tabs[5]
@@ -495,3 +517,24 @@ def test_a_cancelled_analysis_stops_before_its_next_part(ai_worker, fake) -> Non
     total = record["progress"]["total"]
     assert answered < total
     assert record["error"] == f"{answered} of {total} steps done before the cancel."
+
+
+def test_the_usage_tab_says_what_its_totals_leave_out(fake, page_settings):
+    from app.ai.types import Usage
+
+    quiet = User(f"quiet-{time.time_ns()}@example.org")
+    at = page_test(str(ROOT / "pages" / "ai.py"), user=quiet).run()
+    usage_tab = at.tabs[5]
+    assert any("No AI requests in the last 14 days." in c.value for c in usage_tab.caption)
+    assert not usage_tab.get("vega_lite_chart")  # no empty chart
+
+    ai_store.record_usage(Usage("openai-compatible", "llama3.1", 1, 50, 10, 0, None), quiet.id)
+    at = page_test(str(ROOT / "pages" / "ai.py"), user=quiet).run()
+    usage_tab = at.tabs[5]
+    assert any("leaves out 1 request to models with no price" in c.value
+               for c in usage_tab.caption)
+    assert usage_tab.get("vega_lite_chart")
+    by_model = next(f.value for f in usage_tab.dataframe if "Model" in f.value.columns
+                    and "Provider" in f.value.columns)
+    assert list(by_model["Cost (USD)"]) == ["no price"]
+    assert "None" not in by_model.to_string()
