@@ -16,12 +16,11 @@ from typing import Any
 from xml.sax.saxutils import XMLGenerator
 
 import pandas as pd
-from openpyxl import Workbook
 
 from app.errors import PermanentError
 from app.reports.cells import csv_value
 from app.reports.model import DataSheet, plain
-from app.reports.xlsx import write_data_sheet
+from app.reports.xlsx import Sheet, workbook, write_data_sheet
 
 EXPORT_FORMATS = ("csv", "xlsx", "json", "xml")
 
@@ -79,10 +78,10 @@ def write_xlsx(records: Sequence[dict[str, Any]], path: Path) -> None:
     def rows() -> Iterable[list[Any]]:
         return ([_cell_text(record.get(c)) for c in columns] for record in records)
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Export")
+    book, styles = workbook(path)
+    sheet = Sheet(book, "Export", styles)
     write_data_sheet(sheet, DataSheet(columns=columns, row_count=len(records), rows=rows))
-    book.save(path)
+    book.close()
 
 
 def write_json(records: Sequence[dict[str, Any]], path: Path) -> None:
