@@ -7,6 +7,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VAR_DIR=/data/var \
     STORAGE_DIR=/data/storage
 
+# OCR (tesseract with a few languages, ghostscript, unpaper) and LibreOffice for Office -> PDF.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra \
+        ghostscript unpaper pngquant \
+        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-uno \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 1000 nexus
 WORKDIR /app
 

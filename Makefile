@@ -19,13 +19,14 @@ run: install
 
 test: install
 	sh tests/e2e/ensure_chromium.sh
+	sh tests/ensure_tools.sh
 	$(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	for b in overhead monitor files email reports api; do $(PY) bench/$$b.py || exit 1; done
+	for b in overhead monitor files email reports api documents; do $(PY) bench/$$b.py || exit 1; done
 
 workers: install
 	./celery_worker.sh start

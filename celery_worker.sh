@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start, stop and inspect Nexus's background processes: one worker per queue, beat and Flower.
 #
-#   ./celery_worker.sh start [NAME...]     NAME: email files ai reports maintenance beat flower metrics
+#   ./celery_worker.sh start [NAME...]     NAME: email files ai reports ocr maintenance beat flower metrics
 #   ./celery_worker.sh stop [NAME...]      warm shutdown: running tasks finish first
 #   ./celery_worker.sh restart [NAME...]
 #   ./celery_worker.sh status              exit code 0 only when everything runs
@@ -18,7 +18,7 @@ VAR=$("$PY" -c "from app.settings import get_settings; print(get_settings().var_
 RUN_DIR=$VAR/run
 LOG_DIR=$VAR/log
 STOP_TIMEOUT=${STOP_TIMEOUT:-60}
-ALL="email files ai reports maintenance beat flower metrics"
+ALL="email files ai reports ocr maintenance beat flower metrics"
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
 service() { case "$1" in beat|flower|metrics) echo "$1" ;; *) echo "worker-$1" ;; esac; }

@@ -13,6 +13,9 @@ LABELS = {
     "xlsx": "Excel workbook",
     "pptx": "PowerPoint presentation",
     "ole": "legacy or encrypted Office file",
+    "odt": "OpenDocument text",
+    "ods": "OpenDocument spreadsheet",
+    "odp": "OpenDocument presentation",
     "zip": "zip archive",
     "png": "PNG image",
     "jpeg": "JPEG image",
@@ -20,6 +23,8 @@ LABELS = {
     "webp": "WebP image",
     "tiff": "TIFF image",
     "bmp": "BMP image",
+    "heif": "HEIC/HEIF photo",
+    "avif": "AVIF image",
     "json": "JSON",
     "csv": "CSV",
     "text": "plain text",
@@ -27,8 +32,9 @@ LABELS = {
     "unknown": "unknown binary",
 }
 
-IMAGE_TYPES = frozenset({"png", "jpeg", "gif", "webp", "tiff", "bmp"})
+IMAGE_TYPES = frozenset({"png", "jpeg", "gif", "webp", "tiff", "bmp", "heif", "avif"})
 OOXML_TYPES = frozenset({"docx", "xlsx", "pptx"})
+ODF_TYPES = frozenset({"odt", "ods", "odp"})
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "pdf"),
@@ -43,6 +49,15 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 _OOXML_MAIN_PART = {"word/": "docx", "xl/": "xlsx", "ppt/": "pptx"}
+_ODF_MIMETYPES = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
+    b"application/vnd.oasis.opendocument.presentation": "odp",
+}
+# ISO base media files (HEIF, AVIF) open with an `ftyp` box: size, b"ftyp", major brand,
+# minor version, then compatible brands. AVIF is told apart by its brands, HEIF by the rest.
+_AVIF_BRANDS = {b"avif", b"avis"}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 
 
 def sniff_bytes(head: bytes) -> str:
@@ -51,6 +66,8 @@ def sniff_bytes(head: bytes) -> str:
         return "empty"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
+    if head[4:8] == b"ftyp":
+        return _sniff_ftyp(head)
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
@@ -71,6 +88,18 @@ def sniff_file(path: Path) -> str:
     return kind
 
 
+def _sniff_ftyp(head: bytes) -> str:
+    """HEIF or AVIF from the brands of an ISO base media `ftyp` box; other MP4s are unknown."""
+    size = int.from_bytes(head[:4], "big")
+    box = head[8 : max(16, min(size, len(head)))]
+    brands = {box[i : i + 4] for i in range(0, len(box) - 3, 4)} - {b"\x00\x00\x00\x00"}
+    if brands & _AVIF_BRANDS:
+        return "avif"
+    if brands & _HEIF_BRANDS:
+        return "heif"
+    return "unknown"
+
+
 def _sniff_zip(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -78,11 +107,23 @@ def _sniff_zip(path: Path) -> str:
     except (zipfile.BadZipFile, OSError, ValueError):
         return "zip"
     if "[Content_Types].xml" not in names:
-        return "zip"
+        return _sniff_odf(path) if "mimetype" in names else "zip"
     for prefix, kind in _OOXML_MAIN_PART.items():
         if any(name.startswith(prefix) for name in names):
             return kind
     return "zip"
+
+
+def _sniff_odf(path: Path) -> str:
+    """OpenDocument files name their kind in a small first member called `mimetype`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("mimetype")
+            if info.file_size > 100:
+                return "zip"
+            return _ODF_MIMETYPES.get(archive.read(info).strip(), "zip")
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, NotImplementedError):
+        return "zip"
 
 
 def _sniff_text(head: bytes) -> str:

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-QUEUES: tuple[str, ...] = ("email", "files", "ai", "reports", "maintenance")
+QUEUES: tuple[str, ...] = ("email", "files", "ai", "reports", "ocr", "maintenance")
 
 
 class Settings(BaseSettings):
@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)
     archive_after_days: int = Field(default=7, ge=1)
     default_owner: str = "local"
+
+    # OCR (the ocr queue): tesseract languages as tesseract writes them ("eng+deu"), the
+    # number of OCR jobs a worker runs at once, pages recognised in parallel within one job
+    # (0: one per CPU), and the seconds one page may take.
+    ocr_languages: str = "eng"
+    ocr_concurrency: int = Field(default=1, ge=1)
+    ocr_page_jobs: int = Field(default=0, ge=0)
+    ocr_page_timeout: float = Field(default=180.0, gt=0)
+    # LibreOffice (Office -> PDF, legacy formats): the warm unoserver `make run` starts (its
+    # UNO bridge takes the next port) and the seconds one conversion may take.
+    unoserver_port: int = 2003
+    office_convert_timeout: float = Field(default=120.0, gt=0)
 
     # Email
     smtp_host: str = "127.0.0.1"

@@ -25,6 +25,7 @@ HARD_TIME_LIMITS: dict[str, int] = {
     "files": 900,
     "ai": 600,
     "reports": 1800,
+    "ocr": 3600,  # a long scan; ocr_page_timeout bounds each page inside it
     "maintenance": 600,
 }
 
@@ -72,6 +73,7 @@ def queue_for_module(module: str) -> str | None:
         "file_tasks": "files",
         "ai_tasks": "ai",
         "report_tasks": "reports",
+        "ocr_tasks": "ocr",
         "maintenance_tasks": "maintenance",
         "diagnostics": "maintenance",
     }

@@ -34,6 +34,7 @@ OPERATIONS: dict[str, str] = {
     "analyze": "Analyse each sheet",
     "convert": "Convert each sheet to CSV and JSON",
     "calculate": "Total the numeric columns",
+    "to_pdf": "Convert to PDF (LibreOffice)",  # run by runner.process_file
 }
 DEFAULT_OPERATIONS = ("analyze",)
 FORMATS = ("csv", "json")

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from app import filetypes
 from app.errors import PermanentError
+from app.office import heif
 from app.settings import get_settings
 
 FAMILIES: dict[str, str] = {
@@ -46,7 +47,18 @@ EXTENSIONS: dict[str, str] = {
     ".tif": "image",
     ".tiff": "image",
     ".bmp": "image",
+    ".heic": "image",
+    ".heif": "image",
+    ".avif": "image",
+    # Read through LibreOffice, converted to their Office Open XML form first.
+    ".doc": "docx",
+    ".odt": "docx",
+    ".xls": "xlsx",
+    ".ods": "xlsx",
+    ".ppt": "pptx",
+    ".odp": "pptx",
 }
+_ODF_FAMILIES = {"odt": "docx", "ods": "xlsx", "odp": "pptx"}
 
 MAX_ZIP_ENTRIES = 10_000
 # Past this size a member must not be compressed better than MAX_RATIO:1. Real office XML
@@ -87,7 +99,34 @@ def family_from_name(name: str) -> str | None:
 
 def family_of_file(path: Path, name: str | None = None) -> str | None:
     """The family the bytes say, else the one the name claims (to word a refusal well)."""
-    return family_of(filetypes.sniff_file(path)) or family_from_name(name or Path(path).name)
+    return (
+        family_of(filetypes.sniff_file(path))
+        or legacy_family(path)
+        or family_from_name(name or Path(path).name)
+    )
+
+
+def legacy_family(path: Path) -> str | None:
+    """'docx' for a .doc or .odt (and so on) that LibreOffice can turn into OOXML, else None.
+
+    Password-protected Office files are OLE containers too; they are not legacy formats.
+    """
+    kind = filetypes.sniff_file(path)
+    if kind in _ODF_FAMILIES:
+        return _ODF_FAMILIES[kind]
+    if kind != "ole":
+        return None
+    streams = _ole_stream_names(Path(path))
+    if streams & set(_OLE_STREAMS["encrypted"]):
+        return None
+    return next((f for f in _LEGACY_NAMES if streams & set(_OLE_STREAMS[f])), None)
+
+
+def check_legacy(path: Path, family: str) -> None:
+    """The checks a legacy or OpenDocument file passes before LibreOffice opens it."""
+    check_size(path)
+    if filetypes.sniff_file(path) in _ODF_FAMILIES:
+        check_ooxml(path, family)  # the same zip-bomb, honesty and DTD checks
 
 
 def check_file(path: Path, expected: str | None = None, name: str | None = None) -> str:
@@ -286,6 +325,7 @@ class XmlPrologCheck:
 
 def check_image(path: Path) -> None:
     """Refuse images Pillow cannot identify and images past the decompression-bomb limit."""
+    heif.register()  # HEIC photos pass the same header read and pixel limit as any image
     with pillow_limits():
         try:
             with Image.open(path) as image:

@@ -1,5 +1,8 @@
 """Images: information and EXIF, thumbnails, resizing, format conversion, metadata removal.
 
+HEIC/HEIF photos (through pillow-heif) and AVIF are read like any other image; what is made
+from a HEIC photo is a JPEG, since browsers and most programs cannot show HEIC.
+
 Every open runs with Pillow's decompression-bomb limit on (see guard.pillow_limits). EXIF
 orientation is honoured, so a photo taken sideways comes out upright. JPEG thumbnails use
 draft mode: the decoder scales down while decoding, several times faster than a full decode.
@@ -15,6 +18,7 @@ from typing import Any
 from PIL import ExifTags, Image, ImageColor, ImageOps, UnidentifiedImageError
 
 from app.errors import PermanentError
+from app.office import heif
 from app.office.guard import pillow_limits
 from app.office.outputs import OutputFolder, Progress, no_progress, stem_of
 
@@ -24,8 +28,10 @@ OPERATIONS: dict[str, str] = {
     "resize": "Resize",
     "convert": "Convert to PNG, JPEG or WebP",
     "strip_metadata": "Remove EXIF and other metadata",
+    "images_to_pdf": "Put all images into one PDF, in order",
 }
 DEFAULT_OPERATIONS = ("info", "thumbnail")
+MULTI_FILE_OPERATIONS = ("images_to_pdf",)
 TARGET_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 RESIZE_MODES = ("fit", "fill", "exact")
 
@@ -51,6 +57,8 @@ _SAVE_AS = {
     "GIF": "GIF",
     "TIFF": "TIFF",
     "BMP": "BMP",
+    "HEIF": "JPEG",
+    "AVIF": "AVIF",
 }
 _EXTENSIONS = {
     "JPEG": "jpg",
@@ -59,6 +67,7 @@ _EXTENSIONS = {
     "GIF": "gif",
     "TIFF": "tif",
     "BMP": "bmp",
+    "AVIF": "avif",
 }
 _ANIMATED_OK = {"PNG", "WEBP", "GIF"}
 # Image properties that are not metadata about the person or device; everything else goes.
@@ -68,6 +77,7 @@ _KEEP_INFO = ("icc_profile", "transparency", "duration", "loop", "background", "
 @contextmanager
 def open_image(path: Path) -> Iterator[Image.Image]:
     """The image, opened lazily under the pixel limit; a broken file becomes a sentence."""
+    heif.register()
     with pillow_limits():
         try:
             image = Image.open(path)
@@ -202,7 +212,7 @@ def thumbnail(path: Path, out: OutputFolder, size: int = DEFAULT_THUMBNAIL_SIZE)
             image.draft("RGB", (size, size))
         image.thumbnail((size, size))
         upright = ImageOps.exif_transpose(image)
-    save_format = "JPEG" if source_format == "JPEG" else "PNG"
+    save_format = "JPEG" if source_format in ("JPEG", "HEIF") else "PNG"
     target = out.path(f"{stem_of(path)}-thumb.{_EXTENSIONS[save_format]}")
     save_image(upright, target, save_format)
     return {"name": target.name, "width": upright.width, "height": upright.height}
@@ -387,7 +397,7 @@ def strip_metadata(path: Path, out: OutputFolder) -> dict[str, Any]:
         if is_animation(image) and save_format in _ANIMATED_OK and animation_fits(image):
             _clear_info(image)
             image.save(target, save_format, save_all=True, **params)
-        elif save_format == "JPEG" and orientation in (1, None):
+        elif image.format == "JPEG" and orientation in (1, None):
             _clear_info(image)
             # Re-use the original quantisation tables: no visible loss from re-encoding.
             image.save(target, "JPEG", quality="keep", subsampling="keep", **params)

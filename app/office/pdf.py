@@ -38,6 +38,12 @@ OPERATIONS: dict[str, str] = {
     "thumbnails": "Render page thumbnails",
     "split": "Split into parts by page ranges",
     "rotate": "Rotate pages",
+    "delete_pages": "Delete pages",
+    "reorder": "Reorder pages",
+    "compress": "Compress (recompress images, drop duplicates)",
+    "watermark": "Add a text watermark",
+    "protect": "Protect with a password",
+    "unlock": "Remove the password (give the current one)",
     "merge": "Merge all PDFs into one, in order",
 }
 DEFAULT_OPERATIONS = ("extract_text", "metadata")
@@ -51,6 +57,10 @@ POINTS_PER_MM = 72 / 25.4
 _PROPERTY_NAMES = {"CreationDate": "created", "ModDate": "modified"}
 PROTECTED = "This PDF is password-protected. Enter its password and try again."
 WRONG_PASSWORD = "The password for this PDF is not correct."
+PROTECTED_FOR_OCR = (
+    "This PDF is password-protected. Remove its password first (PDF tool: remove password), "
+    "then run OCR on the unprotected copy."
+)
 _RANGE = re.compile(r"^\s*(\d*)\s*(?:(-)\s*(\d*))?\s*$")
 _PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(Z|[+-]\d{2}'?\d{2}'?)?")
 
@@ -174,12 +184,35 @@ def process(
         "rotate": lambda: rotate(
             path, out, int(options.get("angle") or 90), options.get("pages"), password
         ),
+        **_tools(path, out, options, password),
     }
     for operation in operations:
         if operation in writers:
             progress(0, 1, OPERATIONS[operation])
             results[operation] = writers[operation]()
     return results
+
+
+def _tools(
+    path: Path, out: OutputFolder, options: dict[str, Any], password: str | None
+) -> dict[str, Any]:
+    """The page and file tools of pdf_tools, as writers of `process`."""
+    from app.office import pdf_tools
+
+    return {
+        "delete_pages": lambda: pdf_tools.delete_pages(
+            path, out, options.get("delete_pages"), password
+        ),
+        "reorder": lambda: pdf_tools.reorder(path, out, options.get("order"), password),
+        "compress": lambda: pdf_tools.compress(
+            path, out, password, int(options.get("quality") or pdf_tools.COMPRESS_QUALITY)
+        ),
+        "watermark": lambda: pdf_tools.watermark(
+            path, out, options.get("watermark_text") or "", password
+        ),
+        "protect": lambda: pdf_tools.protect(path, out, options.get("new_password"), password),
+        "unlock": lambda: pdf_tools.unlock(path, out, password),
+    }
 
 
 def extract_text(
@@ -256,6 +289,12 @@ def page_text(document: pdfium.PdfDocument, index: int) -> str:
             pdfium_c.FPDFText_ClosePage(textpage)
     finally:
         pdfium_c.FPDF_ClosePage(page)
+
+
+def page_texts(path: Path, password: str | None = None) -> list[str]:
+    """The text of every page of the PDF at `path`."""
+    with open_document(path, password) as document:
+        return [page_text(document, index) for index in range(len(document))]
 
 
 def _has_images(page: pdfium.PdfPage) -> bool:

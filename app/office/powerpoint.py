@@ -25,6 +25,7 @@ OPERATIONS: dict[str, str] = {
     "structure": "Describe the slides and shapes",
     "extract_images": "Extract the images",
     "outline": "Build a Markdown outline",
+    "to_pdf": "Convert to PDF (LibreOffice)",  # run by runner.process_file
 }
 DEFAULT_OPERATIONS = ("extract_text", "structure")
 

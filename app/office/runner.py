@@ -7,6 +7,8 @@ way wherever it is processed.
 from __future__ import annotations
 
 import importlib
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,8 +16,8 @@ from types import ModuleType
 from typing import Any
 
 from app.errors import PermanentError
-from app.office import guard
-from app.office.outputs import OutputFolder, Progress, no_progress
+from app.office import guard, libreoffice
+from app.office.outputs import OutputFolder, Progress, no_progress, stem_of
 
 # Imported on first use: a command line run on PDFs never loads python-docx or calamine.
 MODULE_NAMES: dict[str, str] = {
@@ -25,6 +27,10 @@ MODULE_NAMES: dict[str, str] = {
     "pdf": "app.office.pdf",
     "image": "app.office.image",
 }
+
+
+# Operations that take every file of the job together rather than one file at a time.
+MULTI_FILE = ("merge", "images_to_pdf")
 
 
 def module_for(family: str) -> ModuleType:
@@ -83,14 +89,22 @@ def process_file(
 ) -> dict[str, Any]:
     """Guard the file, run its operations and return a small JSON-able description.
 
-    Raises PermanentError with a sentence for the user when the file is refused.
+    A legacy (.doc, .xls, .ppt) or OpenDocument file is first converted to its OOXML form by
+    LibreOffice, so every operation works on it. Raises PermanentError with a sentence for
+    the user when the file is refused.
     """
     started = time.perf_counter()
-    family = guard.check_file(Path(path), expected, name)
-    chosen = choose_operations(family, operations, strict)
-    out = OutputFolder(out_dir)
-    results = module_for(family).process(Path(path), chosen, out, options or {}, progress)
-    return {
+    with tempfile.TemporaryDirectory(prefix="nexus-office-") as work:
+        path, converted = _readable_form(Path(path), expected, name, Path(work))
+        family = guard.check_file(path, expected, name)
+        chosen = choose_operations(family, operations, strict)
+        out = OutputFolder(out_dir)
+        module_ops = [op for op in chosen if op != "to_pdf"]
+        results = module_for(family).process(path, module_ops, out, options or {}, progress)
+        if "to_pdf" in chosen:
+            progress(len(module_ops), len(chosen), "Converting to PDF with LibreOffice")
+            results["to_pdf"] = to_pdf(path, out)
+    summary = {
         "file": name or Path(path).name,
         "type": family,
         "operations": results,
@@ -98,6 +112,100 @@ def process_file(
         "warnings": collect_warnings(results),
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if converted:
+        summary["converted_from"] = converted
+    return summary
+
+
+def _readable_form(
+    path: Path, expected: str | None, name: str | None, work: Path
+) -> tuple[Path, str | None]:
+    """(the file to read, what it was converted from or None): OOXML for legacy formats."""
+    family = guard.legacy_family(path)
+    if family is None or expected not in (None, family):
+        return path, None
+    guard.check_legacy(path, family)
+    source = work / f"source{Path(name or path.name).suffix.lower()}"
+    shutil.copyfile(path, source)  # a copy: LibreOffice names its output after a link's target
+    target = work / f"{stem_of(name or path)}.{family}"
+    libreoffice.convert(source, target)
+    return target, Path(name or path.name).suffix.lower().lstrip(".") or "legacy"
+
+
+def to_pdf(path: Path, out: OutputFolder) -> dict[str, Any]:
+    """The document as a PDF, laid out by LibreOffice; its page count and how it was made."""
+    from app.office import pdf  # pypdfium2 only when a PDF is made
+
+    target = out.path(f"{stem_of(path)}.pdf")
+    route = libreoffice.convert(path, target)
+    with pdf.open_document(target) as document:
+        pages = len(document)
+    return {"name": target.name, "pages": pages, "bytes": target.stat().st_size,
+            "converter": route}
+
+
+def process_files(
+    paths: list[Path],
+    out_dir: Path,
+    *,
+    family: str,
+    names: list[str] | None = None,
+    operations: list[str] | None = None,
+    options: dict[str, Any] | None = None,
+    password: str | None = None,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Process files of one family in order, then merge them when "merge" is asked.
+
+    Returns {"files": [one process_file result each], "merge"?: ..., "warnings": [...]}. With
+    several files a refusal names the file it is about.
+    """
+    if not paths:
+        raise PermanentError("Choose at least one file.")
+    labels = names or [Path(p).name for p in paths]
+    options = {**(options or {}), **({"password": password} if password else {})}
+    together = [op for op in operations or [] if op in MULTI_FILE]
+    per_file = [op for op in operations or [] if op not in MULTI_FILE] or None
+    results = []
+    if per_file or not together:
+        for index, (path, label) in enumerate(zip(paths, labels)):
+            step = file_progress(progress, index, len(paths), label)
+            results.append(_one_of_many(path, out_dir, family, per_file, options, step, label,
+                                        len(paths)))
+    summary: dict[str, Any] = {"files": results}
+    if "merge" in together:
+        summary["merge"] = merge_pdfs(paths, out_dir, names=labels, password=password,
+                                      progress=progress)
+    if "images_to_pdf" in together:
+        summary["images_to_pdf"] = images_to_pdf(paths, out_dir, names=labels,
+                                                 progress=progress)
+    summary["warnings"] = [w for r in results for w in r.get("warnings", [])]
+    progress(len(paths), len(paths), "Done")
+    return summary
+
+
+def _one_of_many(
+    path: Path, out_dir: Path, family: str, operations: list[str] | None,
+    options: dict[str, Any], progress: Progress, name: str, count: int,
+) -> dict[str, Any]:
+    try:
+        return process_file(path, out_dir, expected=family, operations=operations,
+                            options=options, progress=progress, name=name)
+    except PermanentError as exc:
+        if count == 1:
+            raise
+        raise PermanentError(f"{name}: {exc}") from None
+
+
+def file_progress(progress: Progress, index: int, count: int, name: str) -> Progress:
+    """Maps one file's (current, total) onto the whole run: each file is 100 steps."""
+
+    def report(current: int, total: int, message: str) -> None:
+        step = int(100 * current / total) if total else 0
+        label = f"{name}: {message}" if count > 1 else message
+        progress(index * 100 + min(step, 99), count * 100, label)
+
+    return report
 
 
 def merge_pdfs(
@@ -118,6 +226,25 @@ def merge_pdfs(
     out = OutputFolder(out_dir)
     summary = module_for("pdf").merge([Path(p) for p in paths], out, password, progress, labels)
     return {"operation": "merge", "type": "pdf", "merge": summary, "outputs": out.written}
+
+
+def images_to_pdf(
+    paths: list[Path], out_dir: Path, *, names: list[str] | None = None,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Guard every file as an image, then make them the pages of one PDF."""
+    from app.office import pdf_tools
+
+    labels = names or [Path(p).name for p in paths]
+    for path, label in zip(paths, labels):
+        try:
+            guard.check_file(Path(path), "image", label)
+        except PermanentError as exc:
+            raise PermanentError(f"{label}: {exc}") from None
+    out = OutputFolder(out_dir)
+    summary = pdf_tools.images_to_pdf([Path(p) for p in paths], out, labels, progress)
+    return {"operation": "images_to_pdf", "type": "image", "images_to_pdf": summary,
+            "outputs": out.written}
 
 
 def collect_warnings(results: dict[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ OPERATIONS: dict[str, str] = {
     "extract_images": "Extract the images",
     "to_markdown": "Convert to Markdown",
     "metadata": "Read the document properties",
+    "to_pdf": "Convert to PDF (LibreOffice)",  # run by runner.process_file
 }
 DEFAULT_OPERATIONS = ("extract_text", "count_stats", "metadata")
 

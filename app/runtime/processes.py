@@ -33,6 +33,7 @@ def worker_plans() -> dict[str, WorkerPlan]:
         "reports": WorkerPlan("prefork", 2),
         "email": WorkerPlan("threads", 8),
         "ai": WorkerPlan("threads", 8),
+        "ocr": WorkerPlan("prefork", get_settings().ocr_concurrency),
         "maintenance": WorkerPlan("prefork", 1),
     }
 
@@ -123,6 +124,11 @@ def idp_command() -> list[str]:
 def api_command() -> list[str]:
     """The HTTP API: uvicorn on API_HOST:API_PORT."""
     return [_python(), "-m", "app.api"]
+
+
+def unoserver_command() -> list[str]:
+    """A warm LibreOffice for Office -> PDF (only when soffice is installed)."""
+    return [_python(), "-m", "app.runtime.unoserver"]
 
 
 def metrics_command() -> list[str]:

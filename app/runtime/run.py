@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import shutil
 import socket
 import sys
 from importlib.util import find_spec
@@ -29,7 +30,7 @@ def _port_answers(host: str, port: int) -> bool:
 
 
 def _optional_processes() -> dict[str, list[str]]:
-    """Processes that exist only when their module ships: the mail catcher, the metrics."""
+    """Processes that exist only where their parts do: mail catcher, IdP, metrics, LibreOffice."""
     settings = get_settings()
     extra: dict[str, list[str]] = {}
     local_smtp = settings.smtp_host in ("127.0.0.1", "localhost")
@@ -44,6 +45,8 @@ def _optional_processes() -> dict[str, list[str]]:
         extra["idp"] = processes.idp_command()
     if find_spec("app.runtime.metrics"):
         extra["metrics"] = processes.metrics_command()
+    if shutil.which("soffice"):
+        extra["unoserver"] = processes.unoserver_command()
     return extra
 
 

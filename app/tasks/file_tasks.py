@@ -1,8 +1,8 @@
 """Files queue: thin adapters from Celery to the pure code in app.office.
 
-Each task takes storage refs, runs `runner.process_file` on each file with the job's output
-folder and a progress callback, and returns a small summary. A refused file raises
-PermanentError, so the job fails at once with the sentence and is never retried.
+Each task resolves its storage refs, calls `runner.process_files` with the job's output folder
+and its progress, and returns the summary. A refused file raises PermanentError, so the job
+fails at once with the sentence and is never retried.
 
 `batch_process_files` fans out one child job per file as a Celery chord and replaces itself
 with it: the chord's callback runs under the batch's own job id, so the batch job ends when
@@ -16,18 +16,18 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis
 from celery import chord
 
-from app import filetypes, storage, vault
+from app import storage
 from app.connection import get_registry
 from app.errors import PermanentError
-from app.office import guard, runner
+from app.office import batch, runner
 from app.office.outputs import fit_summary
+from app.tasks import params
 from app.tasks.base import JobTask
 from config.celery_config import celery_app
 
@@ -38,6 +38,11 @@ BATCH_KIND = "batch_process_files"
 BATCH_COUNTER_TTL = 86_400
 
 
+def name_of(ref: dict) -> str:
+    """The name a person gave a stored file."""
+    return ref.get("name") or Path(ref["path"]).name
+
+
 def run_files(
     task: JobTask,
     files: list[dict],
@@ -46,78 +51,21 @@ def run_files(
     options: dict[str, Any] | None,
     password: str | None,
 ) -> dict[str, Any]:
-    """Process every file of one family in order, then merge PDFs if asked."""
-    if not files:
-        raise PermanentError("Choose at least one file.")
-    options = {**(options or {}), **({"password": password} if password else {})}
-    merging = bool(operations) and "merge" in operations
-    per_file = [op for op in operations or [] if op != "merge"]
-    out_dir = storage.outputs_dir(task.job_id)
-    results = []
-    if per_file or not merging:
-        for index, ref in enumerate(files):
-            results.append(
-                _run_one(task, ref, index, len(files), family, per_file or None, options, out_dir)
-            )
-    summary: dict[str, Any] = {"files": results}
-    if merging:
-        summary["merge"] = _merge(task, files, out_dir, password)
-    summary["warnings"] = [w for r in results for w in r.get("warnings", [])]
-    task.progress(len(files), len(files), "Done")
-    return fit_summary(summary, MAX_RESULT_CHARS)
-
-
-def _run_one(
-    task: JobTask,
-    ref: dict,
-    index: int,
-    count: int,
-    family: str,
-    operations: list[str] | None,
-    options: dict[str, Any],
-    out_dir: Path,
-) -> dict[str, Any]:
-    name = ref.get("name") or Path(ref["path"]).name
-    path = task.input_path(ref)
+    """Process every file of one family in order (merging PDFs if asked) as this job."""
     try:
-        return runner.process_file(
-            path,
-            out_dir,
-            expected=family,
+        summary = runner.process_files(
+            [task.input_path(ref) for ref in files],
+            storage.outputs_dir(task.job_id),
+            family=family,
+            names=[name_of(ref) for ref in files],
             operations=operations,
             options=options,
-            progress=_file_progress(task, index, count, name),
-            name=name,
+            password=password,
+            progress=task.progress,
         )
-    except PermanentError as exc:
-        if count == 1:
-            raise
-        raise PermanentError(f"{name}: {exc}") from None
-
-
-def _file_progress(
-    task: JobTask, index: int, count: int, name: str
-) -> Callable[[int, int, str], None]:
-    """Maps one file's (current, total) onto the whole job: each file is 100 steps."""
-
-    def report(current: int, total: int, message: str) -> None:
-        step = int(100 * current / total) if total else 0
-        label = f"{name}: {message}" if count > 1 else message
-        task.progress(index * 100 + min(step, 99), count * 100, label)
-
-    return report
-
-
-def _merge(task: JobTask, files: list[dict], out_dir: Path, password: str | None) -> dict[str, Any]:
-    names = [ref.get("name") or Path(ref["path"]).name for ref in files]
-    paths = [task.input_path(ref) for ref in files]
-    return runner.merge_pdfs(
-        paths,
-        out_dir,
-        names=names,
-        password=password,
-        progress=lambda current, total, message: task.progress(current, total, message),
-    )
+        return fit_summary(summary, MAX_RESULT_CHARS)
+    finally:
+        _after_child(task)
 
 
 def _after_child(task: JobTask) -> None:
@@ -148,20 +96,6 @@ def _count_on_batch(batch_id: str) -> None:
     registry.set_progress(batch_id, done, total, f"{done} of {total} files done")
 
 
-def _process(
-    task: JobTask,
-    family: str,
-    files: list[dict],
-    operations: list[str] | None,
-    options: dict[str, Any] | None,
-    password: str | None,
-) -> dict[str, Any]:
-    try:
-        return run_files(task, files, family, operations, options, password)
-    finally:
-        _after_child(task)
-
-
 @celery_app.task(bind=True, base=JobTask)
 def process_word_document(
     self: JobTask,
@@ -171,7 +105,7 @@ def process_word_document(
     password: str | None = None,
 ) -> dict[str, Any]:
     """Word: extract_text, count_stats, extract_images, to_markdown, metadata."""
-    return _process(self, "docx", files, operations, options, password)
+    return run_files(self, files, "docx", operations, options, password)
 
 
 @celery_app.task(bind=True, base=JobTask)
@@ -183,7 +117,7 @@ def process_excel_file(
     password: str | None = None,
 ) -> dict[str, Any]:
     """Excel: analyze, convert (CSV and JSON), calculate (totals, optional group_by)."""
-    return _process(self, "xlsx", files, operations, options, password)
+    return run_files(self, files, "xlsx", operations, options, password)
 
 
 @celery_app.task(bind=True, base=JobTask)
@@ -195,7 +129,7 @@ def process_powerpoint(
     password: str | None = None,
 ) -> dict[str, Any]:
     """PowerPoint: extract_text, structure, extract_images, outline."""
-    return _process(self, "pptx", files, operations, options, password)
+    return run_files(self, files, "pptx", operations, options, password)
 
 
 @celery_app.task(bind=True, base=JobTask)
@@ -207,7 +141,7 @@ def process_pdf(
     password: str | None = None,
 ) -> dict[str, Any]:
     """PDF: extract_text, metadata, thumbnails, split, rotate, and merge of all files."""
-    return _process(self, "pdf", files, operations, options, password)
+    return run_files(self, files, "pdf", operations, options, password)
 
 
 @celery_app.task(bind=True, base=JobTask)
@@ -219,7 +153,7 @@ def process_image(
     password: str | None = None,
 ) -> dict[str, Any]:
     """Images: info, thumbnail, resize, convert, strip_metadata."""
-    return _process(self, "image", files, operations, options, password)
+    return run_files(self, files, "image", operations, options, password)
 
 
 TASKS_BY_FAMILY = {
@@ -252,27 +186,25 @@ def batch_process_files(
         raise PermanentError("Choose at least one file.")
     children, plan = [], []
     for ref in files:
-        name = ref.get("name") or Path(ref["path"]).name
-        family = guard.family_of_file(self.input_path(ref), name)
+        family, entry = batch.plan_entry(self.input_path(ref), name_of(ref), ref.get("type", ""))
+        plan.append(entry)
         if family is None:
-            plan.append({"file": name, "ok": False, "error": _unsupported(ref)})
             continue
-        child_id = str(uuid.uuid4())
-        plan.append({"file": name, "type": family, "job_id": child_id})
+        entry["job_id"] = child_id = str(uuid.uuid4())
+        # Packed for the child: its message carries no password (nor a new one in options).
+        secrets = params.pack(child_id, {"options": batch.child_options(family, options),
+                                         "password": password})
         children.append(
-            TASKS_BY_FAMILY[family]
-            .si(
+            TASKS_BY_FAMILY[family].si(
                 files=[ref],
-                operations=_batch_operations(family, operations),
-                options=_batch_options(family, options),
-                # Sealed for the child: its message must not carry the password either.
-                password=vault.seal(child_id, "password", password) if password else None,
-            )
-            .set(task_id=child_id)
+                operations=batch.child_operations(family, operations),
+                options=secrets["options"],
+                password=secrets["password"],
+            ).set(task_id=child_id)
         )
     self.progress(0, len(children), f"Processing {len(children)} file(s) in parallel")
     if not children:
-        return finish(plan)
+        return fit_summary(batch.summary(plan), MAX_RESULT_CHARS)
     # The callback and the error callback both run as this job: whichever way the children
     # end, the batch job records the per-file outcome. The callback is immutable so the
     # children's results are not copied into its message; it reads them from the backend.
@@ -281,64 +213,17 @@ def batch_process_files(
     return self.replace(chord(children, callback))
 
 
-def _unsupported(ref: dict) -> str:
-    return (
-        f"This file type is not supported ({filetypes.describe(ref.get('type', 'unknown'))}). "
-        "Upload a Word, Excel, PowerPoint, PDF or image file."
-    )
-
-
-def _batch_options(family: str, options: dict[str, Any] | None) -> dict[str, Any]:
-    """One child's options: its type's entry when options are given per type, else all."""
-    if options and any(key in TASKS_BY_FAMILY for key in options):
-        return options.get(family) or {}
-    return options or {}
-
-
-def _batch_operations(family: str, operations: Any) -> list[str] | None:
-    """The operations one child runs: its type's entry, or those of a shared list it offers."""
-    if isinstance(operations, dict):
-        return operations.get(family) or None
-    if not operations:
-        return None
-    offered = runner.single_file_operations(family)
-    return [op for op in operations if op in offered] or None
-
-
 @celery_app.task(bind=True, base=JobTask, internal=True)
 def finish_file_batch(self: JobTask, outcome: Any = None, *, plan: list[dict]) -> dict[str, Any]:
     """The end of a batch, run under the batch's own id once every child has finished."""
     for entry in plan:
         if "job_id" in entry:
-            entry.update(_child_outcome(self, entry["job_id"]))
+            # The result backend has each child's end: it is written before the chord completes.
+            result = self.app.AsyncResult(entry["job_id"])
+            entry.update(batch.child_outcome(result.state, result.result))
             _gather_outputs(self.job_id, entry)
     self.progress(len(plan), len(plan), "Done")
-    return finish(plan)
-
-
-def finish(plan: list[dict]) -> dict[str, Any]:
-    succeeded = sum(1 for entry in plan if entry.get("ok"))
-    return fit_summary(
-        {"files": plan, "succeeded": succeeded, "failed": len(plan) - succeeded},
-        MAX_RESULT_CHARS,
-    )
-
-
-def _child_outcome(task: JobTask, child_id: str) -> dict[str, Any]:
-    """How one child ended, from the result backend (written before the chord completes)."""
-    result = task.app.AsyncResult(child_id)
-    if result.state == "SUCCESS":
-        files = (result.result or {}).get("files") or [{}]
-        summary = files[0]
-        return {
-            "ok": True,
-            "error": None,
-            "operations": summary.get("operations", {}),
-            "warnings": summary.get("warnings", []),
-        }
-    error = result.result
-    message = str(error) if isinstance(error, Exception) else "The file could not be processed."
-    return {"ok": False, "error": message}
+    return fit_summary(batch.summary(plan), MAX_RESULT_CHARS)
 
 
 def _gather_outputs(batch_id: str, entry: dict) -> None:

@@ -104,3 +104,56 @@ def test_upload_pick_operations_and_submit(worker, tmp_path: Path) -> None:
     assert record["result"]["merge"]["merge"]["pages"] == 3
     at.run()
     assert any("Merged 2 PDFs into merged.pdf (3 pages)." in s.value for s in at.success)
+
+
+def test_a_scanned_pdf_gets_an_ocr_button_that_makes_it_searchable(
+    worker, tmp_path: Path
+) -> None:
+    scan = samples.scanned_pdf(tmp_path / "contract.pdf")
+    first = submit("process_pdf", {"operations": ["extract_text"]}, scan)
+    at = page_for(first)
+    assert any("no text layer" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Run OCR on this scanned PDF").click().run()
+    assert not at.exception, at.exception
+    ocr_job = at.session_state["files_job"]
+    assert ocr_job != first
+    record = jobs.wait(ocr_job, timeout=240, user=ADMIN)
+    assert (record["kind"], record["queue"], record["state"]) == (
+        "ocr_documents", "ocr", "SUCCESS"
+    ), record["error"]
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Pages"], metrics["Recognised"], metrics["Languages"]) == ("1", "1", "eng")
+    assert "library should open longer hours" in at.code[0].value
+    assert any("contract-ocr.pdf" in b.label for b in at.get("download_button"))
+
+
+def test_uploaded_images_can_be_sent_to_ocr_with_languages(worker, tmp_path: Path) -> None:
+    note = samples.scanned_png(tmp_path / "note.png")
+    at = page_test(str(ROOT / "pages/files.py"), default_timeout=30).run()
+    at.file_uploader[0].set_value([(note.name, note.read_bytes(), "image/png")]).run()
+    at.multiselect(key="ocr-upload-langs").set_value(["eng", "deu"]).run()
+    next(b for b in at.button if b.label == "Run OCR").click().run()
+    assert not at.exception, at.exception
+    record = jobs.wait(at.session_state["files_job"], timeout=240, user=ADMIN)
+    assert record["state"] == "SUCCESS", record["error"]
+    summary = record["result"]["files"][0]["operations"]["ocr"]
+    assert summary["languages"] == ["eng", "deu"] and summary["ocr_pages"] == 1
+
+
+def test_pdf_tools_are_offered_and_their_result_says_what_changed(
+    worker, tmp_path: Path
+) -> None:
+    document = samples.pdf_document(tmp_path / "memo.pdf", pages=3)
+    at = page_test(str(ROOT / "pages/files.py"), default_timeout=30).run()
+    at.file_uploader[0].set_value([(document.name, document.read_bytes(), "application/pdf")])
+    at.run()
+    at.multiselect(key="ops-pdf").set_value(["delete_pages", "watermark"]).run()
+    next(t for t in at.text_input if t.label == "Pages to delete").set_value("2").run()
+    next(b for b in at.button if b.label == "Process").click().run()
+    record = jobs.wait(at.session_state["files_job"], timeout=60, user=ADMIN)
+    assert record["state"] == "SUCCESS", record["error"]
+    at.run()
+    said = " ".join(m.value for m in at.markdown)
+    assert "memo-without-pages.pdf: pages 2 deleted." in said
+    assert "memo-watermarked.pdf: watermark “CONFIDENTIAL” on every page." in said

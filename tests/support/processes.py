@@ -14,7 +14,7 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
-ALL_QUEUES = ("email", "files", "ai", "reports", "maintenance")
+ALL_QUEUES = ("email", "files", "ai", "reports", "ocr", "maintenance")
 
 
 @dataclass

@@ -19,6 +19,10 @@ from app import filetypes
         (b"GIF89a....", "gif"),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "heif"),
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1heicmiaf", "heif"),
+        (b"\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1miafMA1B", "avif"),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2", "unknown"),  # an MP4 video
         (b"", "empty"),
         (b"\x00\x01\x02\x03garbage", "unknown"),
         (b'{"a": 1}', "json"),

@@ -1,4 +1,4 @@
-"""Every task lands on one of the five queues, and every queue has limits inside the timeout."""
+"""Every task lands on one of the six queues, and every queue has limits inside the timeout."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_tasks_route_by_module() -> None:
         module = name.rsplit(".", 1)[0]
         for suffix, queue in (("email_tasks", "email"), ("file_tasks", "files"),
                               ("ai_tasks", "ai"), ("report_tasks", "reports"),
-                              ("maintenance_tasks", "maintenance")):
+                              ("ocr_tasks", "ocr"), ("maintenance_tasks", "maintenance")):
             if module.endswith(suffix):
                 expected[name] = queue
     for name, queue in expected.items():
@@ -61,3 +61,10 @@ def test_each_task_carries_its_queue_time_limits() -> None:
     ping = _all_tasks()["app.tasks.diagnostics.ping"]
     soft, hard = time_limits("maintenance", get_settings().visibility_timeout)
     assert (ping.soft_time_limit, ping.time_limit) == (soft, hard)
+
+
+def test_ocr_has_its_own_queue_so_file_jobs_never_wait_behind_it() -> None:
+    route = celery_app.amqp.router.route({}, "app.tasks.ocr_tasks.ocr_documents")
+    assert route["queue"].name == "ocr"
+    assert "ocr" in {queue.name for queue in celery_app.conf.task_queues}
+    assert time_limits("ocr", 7200)[1] > time_limits("files", 7200)[1]

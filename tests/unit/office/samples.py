@@ -287,3 +287,71 @@ _XLSX_WORKBOOK_RELS = (
     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
     'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
 )
+
+
+# scans --------------------------------------------------------------------------------------
+
+PARAGRAPH = (
+    "The committee met on Tuesday to review the annual budget. Members agreed that the "
+    "library should open longer hours during the winter months, and that the new reading "
+    "room will be finished before the spring. The treasurer reported that donations rose "
+    "by twelve percent, which pays for two more staff and a delivery van for the villages."
+)
+SCAN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+
+
+def scanned_page(text: str = PARAGRAPH, skew: float = 3.0, noise: float = 0.01,
+                 seed: int = 7) -> Image.Image:
+    """A 300 dpi A4 'scan' of `text`: black on white, speckled, turned by `skew` degrees."""
+    import random
+    import textwrap
+
+    from PIL import ImageDraw, ImageFont
+
+    page = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(SCAN_FONT, 44) if Path(SCAN_FONT).exists() else (
+        ImageFont.load_default(size=44)
+    )
+    for row, line in enumerate(textwrap.wrap(text, 70)):
+        draw.text((220, 300 + row * 70), line, fill=0, font=font)
+    rng = random.Random(seed)
+    pixels = page.load()
+    for _ in range(int(page.width * page.height * noise)):
+        pixels[rng.randrange(page.width), rng.randrange(page.height)] = rng.choice((0, 110, 200))
+    return page.rotate(skew, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
+
+
+def scanned_pdf(path: Path, pages: int = 1, text: str = PARAGRAPH) -> Path:
+    """A PDF of `pages` scanned pages (images only, no text layer), as a scanner writes."""
+    images = [scanned_page(text, seed=7 + n).convert("RGB") for n in range(pages)]
+    images[0].save(path, "PDF", resolution=300, save_all=True, append_images=images[1:])
+    return path
+
+
+def scanned_png(path: Path, text: str = PARAGRAPH) -> Path:
+    scanned_page(text).save(path, dpi=(300, 300))
+    return path
+
+
+def heic_photo(path: Path, orientation: int = 6) -> Path:
+    """A 400×200 HEIC (left quarter blue) taken sideways, as an iPhone stores it.
+
+    pillow-heif moves the EXIF orientation into the container's rotation (`irot`), which is
+    how phones write it; the photo is upright with its blue edge on top.
+    """
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    picture = Image.new("RGB", (400, 200), "red")
+    picture.paste((0, 0, 255), (0, 0, 100, 200))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "Apple"
+    picture.save(path, format="HEIF", exif=exif.tobytes(), quality=90)
+    return path
+
+
+def avif_image(path: Path) -> Path:
+    Image.new("RGB", (300, 120), "green").save(path, format="AVIF", quality=80)
+    return path

@@ -128,3 +128,63 @@ def test_an_animation_too_big_over_all_frames_keeps_one_frame(
     result = image.process(gif, ["convert"], out, {"format": "png"})["convert"]
     assert result["animated"] is False
     assert "too many pixels over its 3 frames" in result["notes"][0]
+
+
+# HEIC and AVIF ----------------------------------------------------------------------------
+
+
+def test_a_heic_photo_is_thumbnailed_upright_as_a_jpeg(tmp_path: Path, out: OutputFolder) -> None:
+    from app.office import guard
+    from tests.unit.office import samples
+
+    photo = samples.heic_photo(tmp_path / "IMG_0001.HEIC")
+    assert guard.check_file(photo, None, photo.name) == "image"
+    result = image.process(photo, ["thumbnail"], out, {"thumbnail_size": 100})["thumbnail"]
+    assert (result["width"], result["height"]) == (50, 100)
+    thumb = opened(out, result["name"])
+    assert thumb.format == "JPEG" and result["name"] == "IMG_0001-thumb.jpg"
+    top, bottom = thumb.getpixel((25, 5)), thumb.getpixel((25, 95))
+    assert top[2] > 200 and top[0] < 60  # the blue edge is on top: upright
+    assert bottom[0] > 200 and bottom[2] < 60
+
+
+def test_heic_info_resize_convert_and_strip(tmp_path: Path, out: OutputFolder) -> None:
+    from tests.unit.office import samples
+
+    photo = samples.heic_photo(tmp_path / "beach.heic")
+    results = image.process(
+        photo, ["info", "resize", "convert", "strip_metadata"], out,
+        {"width": 100, "format": "jpeg"},
+    )
+    info = results["info"]
+    assert (info["format"], info["width"], info["height"]) == ("HEIF", 200, 400)
+    assert info["exif"]["Make"] == "Apple"
+    assert (results["resize"]["width"], results["resize"]["height"]) == (100, 200)
+    assert results["resize"]["name"].endswith(".jpg")
+    converted = opened(out, results["convert"]["name"])
+    assert converted.format == "JPEG" and converted.size == (200, 400)
+    clean = opened(out, results["strip_metadata"]["name"])
+    assert clean.size == (200, 400) and not clean.getexif()
+
+
+def test_avif_is_read_and_converted(tmp_path: Path, out: OutputFolder) -> None:
+    from app.office import guard
+    from tests.unit.office import samples
+
+    picture = samples.avif_image(tmp_path / "banner.avif")
+    assert guard.check_file(picture, "image") == "image"
+    results = image.process(picture, ["info", "convert"], out, {"format": "png"})
+    assert (results["info"]["format"], results["info"]["width"]) == ("AVIF", 300)
+    assert opened(out, results["convert"]["name"]).size == (300, 120)
+
+
+def test_a_huge_heic_is_refused_by_the_same_pixel_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.office import guard
+    from tests.unit.office import samples
+
+    photo = samples.heic_photo(tmp_path / "big.heic")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # 200×400 is 8× this
+    with pytest.raises(PermanentError, match="too many to open safely"):
+        guard.check_file(photo, "image")
