@@ -70,7 +70,7 @@ def redis_client(redis_url: str) -> redis.Redis:
 
 @pytest.fixture(scope="module")
 def worker(redis_url: str, session_dir: Path) -> Proc:
-    """A real worker consuming all five queues, for the tests of one module."""
+    """A real worker consuming every queue, for the tests of one module."""
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)
     proc = start_worker(logs, concurrency=2)

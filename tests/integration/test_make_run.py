@@ -23,6 +23,7 @@ import redis
 from celery import Celery
 
 from app.runtime.redis_server import free_port
+from app.settings import QUEUES
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +124,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:
     assert client.ping()
     assert redis_password not in log.read_text()
     assert f"Redis: redis://:****@127.0.0.1:{ports['redis']}/0 (started here" in log.read_text()
-    _wait(lambda: client.zcard("nexus:workers") >= 5, "five workers online", log)
+    _wait(lambda: client.zcard("nexus:workers") >= len(QUEUES), "a worker per queue online", log)
     _wait(lambda: _get(f"http://127.0.0.1:{ports['streamlit']}/_stcore/health")[1] == "ok",
           "Streamlit answering", log)
 
@@ -145,7 +146,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(launcher) -> None:
           "the metrics endpoint", log)
 
     celery = Celery(broker=url, backend=url)
-    for queue in ("email", "files", "ai", "reports", "maintenance"):
+    for queue in QUEUES:
         result = celery.send_task("app.tasks.diagnostics.ping", queue=queue)
         assert result.get(timeout=60)["queue"] == queue
 

@@ -43,7 +43,7 @@ def test_home_shows_redis_workers_queues_and_todays_jobs(worker) -> None:
     jobs.wait(job_id, 20, user=ADMIN)
     at = _run("app.py")
     assert "Redis is reachable." in _text(at)
-    assert _table(at, "Queue") == ["email", "files", "ai", "reports", "maintenance"]
+    assert _table(at, "Queue") == ["email", "files", "ai", "reports", "ocr", "maintenance"]
     assert all(n >= 1 for n in _table(at, "Workers"))
     assert not [e for e in at.error if "No worker reads" in e.value]
     success = [m for m in at.metric if "Success" in m.label]

@@ -52,7 +52,7 @@ def mail_server() -> Iterator[MailServer]:
 
 @pytest.fixture(scope="module")
 def worker(session_dir: Path, mail_server: MailServer) -> Iterator[Proc]:
-    """All five queues, sending to the module's SMTP server (Flower's fixture asks for it)."""
+    """Every queue, sending to the module's SMTP server (Flower's fixture asks for it)."""
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)
     env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mail_server.port),
