@@ -9,6 +9,7 @@ import time
 from datetime import datetime, tzinfo
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from app import jobs
@@ -30,6 +31,12 @@ STATE_ICONS = {
 
 def state_label(state: str) -> str:
     return f"{STATE_ICONS.get(state, '')} {state}".strip()
+
+
+def table(rows: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows ready to show: a missing value is an empty cell, never "None" or "nan"."""
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype(object).where(frame.notna(), "")
 
 
 def record_label(record: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from app.errors import PermanentError
 from app.office import ocr, runner
 from app.quotas import QuotaExceeded
 from app.settings import get_settings
+from app.ui import table
 
 IMAGE_PREVIEW_LIMIT = 12
 JOB_KEY = "files_job"  # the job the page follows
@@ -227,7 +228,7 @@ def show_batch(job_id: str, result: dict[str, Any], user: User) -> None:
     left, right = st.columns(2)
     left.metric("Files processed", result.get("succeeded", 0))
     right.metric("Files refused", result.get("failed", 0))
-    table = [
+    rows = [
         {
             "File": e["file"],
             "Type": e.get("type") or "—",
@@ -236,7 +237,11 @@ def show_batch(job_id: str, result: dict[str, Any], user: User) -> None:
         }
         for e in result.get("files", [])
     ]
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, width="stretch",
+        # The sentence is the point of the row: it gets the room.
+        column_config={"Problem": st.column_config.TextColumn(width="large")},
+    )
     for entry in result.get("files", []):
         if entry.get("ok"):
             with st.expander(entry["file"]):
@@ -353,24 +358,20 @@ def show_sheets(summary: dict[str, Any], at: Where) -> None:
             cols[2].metric("Formulas", sheet["formulas"])
             cols[3].metric("Empty cells", f"{sheet['empty_cells']:,}")
             if sheet["column_stats"]:
-                st.dataframe(pd.DataFrame(sheet["column_stats"]), hide_index=True)
+                st.dataframe(table(sheet["column_stats"]), hide_index=True)
         if "files" in sheet:
             st.caption(f"{sheet['rows']:,} rows written to {', '.join(sheet['files'])}")
         if sheet.get("totals"):
-            st.dataframe(pd.DataFrame(sheet["totals"]), hide_index=True)
+            st.dataframe(table(sheet["totals"]), hide_index=True)
         if sheet.get("group_rows"):
             st.caption(f"Totals by {sheet['group_by']} ({sheet['groups']:,} groups)")
-            st.dataframe(
-                pd.DataFrame(sheet["group_rows"], columns=sheet["group_columns"]), hide_index=True
-            )
+            st.dataframe(table(sheet["group_rows"], sheet["group_columns"]), hide_index=True)
         for note in sheet.get("notes", []):
             st.info(note)
         preview = sheet.get("preview")
         if preview and preview["rows"]:
-            frame = pd.DataFrame(
-                preview["rows"], columns=preview["columns"][: len(preview["rows"][0])]
-            )
-            st.dataframe(frame, hide_index=True)
+            columns = preview["columns"][: len(preview["rows"][0])]
+            st.dataframe(table(preview["rows"], columns), hide_index=True)
 
 
 def show_converted(summary: dict[str, Any], at: Where) -> None:

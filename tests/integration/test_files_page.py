@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,8 @@ def test_excel_and_pdf_results_render(worker, tmp_path: Path) -> None:
     assert {"Used range", "Rows", "Formulas", "Empty cells"} <= labels
     assert any("no saved result" in i.value for i in at.info)
     assert any("Region" in frame.value.columns for frame in at.dataframe)
+    shown = " ".join(frame.value.astype(str).to_string() for frame in at.dataframe)
+    assert not re.search(r"\b(None|NaN|nan|<NA>)\b", shown), shown  # empty cells stay empty
 
     document = samples.pdf_document(tmp_path / "manual.pdf", pages=2, scanned=1)
     at = page_for(submit("process_pdf", {"operations": ["extract_text", "thumbnails"]}, document))
