@@ -15,7 +15,7 @@ from celery.schedules import crontab
 from redbeat import RedBeatSchedulerEntry
 from redbeat.schedulers import ensure_conf
 
-from app import audit, quotas
+from app import audit, cron, quotas
 from app.auth import User
 from app.connection import get_redis
 from app.errors import PermanentError
@@ -179,7 +179,7 @@ def _status(schedule_id: str) -> dict[str, Any]:
     if entry is None:
         return {"enabled": False, "next_run": None, "last_run": None, "runs": 0}
     last = entry.last_run_at
-    due = entry.due_at if entry.enabled else None
+    due = cron.next_run(entry.schedule, last, datetime.now(UTC)) if entry.enabled else None
     return {
         "enabled": bool(entry.enabled),
         "next_run": due.timestamp() if due else None,

@@ -6,12 +6,13 @@ Schedules come from `app.schedules` for the signed-in person (everyone's for an 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from app import jobs, schedules
+from app import cron, jobs, schedules
 from app.auth import User
 from app.ui import when
 
@@ -82,14 +83,22 @@ def schedule_list(user: User, client: str = "") -> None:
             st.rerun()
 
 
+def next_run(schedule: dict[str, Any]) -> str:
+    """When it runs next; "due now" for a run beat has yet to start, never a time gone by."""
+    due = schedule["next_run"]
+    if due is None:
+        return "paused" if not schedule["enabled"] else "—"
+    return "due now" if due <= time.time() + 1 else when(due)
+
+
 def _schedule_row(schedule: dict[str, Any]) -> dict[str, Any]:
     return {
         "Name": schedule["name"],
         "Report": schedule["report"],
-        "Cron (UTC)": schedule["cron"],
+        "Schedule (UTC)": cron.describe_expression(schedule["cron"]),
         "Recipients": ", ".join(schedule["recipients"]) or "—",
         "State": "active" if schedule["enabled"] else "paused",
-        "Next run": when(schedule["next_run"]),
+        "Next run": next_run(schedule),
         "Last run": when(schedule["last_run"]) if schedule["runs"] else "—",
         "Runs": schedule["runs"],
     }

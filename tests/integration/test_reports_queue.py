@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import email
 import json
 import os
@@ -392,9 +393,12 @@ def test_page_lists_schedules_and_pauses_one() -> None:
     )
     try:
         at = _page()
-        table = next(f.value for f in at.dataframe if "Cron (UTC)" in f.value.columns)
+        table = next(f.value for f in at.dataframe if "Schedule (UTC)" in f.value.columns)
         row = table[table["Name"] == "Page schedule"].iloc[0]
-        assert (row["Cron (UTC)"], row["State"]) == ("0 7 * * 1", "active")
+        assert (row["Schedule (UTC)"], row["State"]) == ("At 07:00, only on Monday", "active")
+        # The next Monday 07:00, in the viewer's clock, to the minute: never a time gone by.
+        assert re.fullmatch(r"\d\d \w{3} \d{4}, \d\d:\d\d( \(in \d+ \w+\))?",
+                            row["Next run"]), row["Next run"]
         next(b for b in at.button if b.key == f"pause-{created['id']}").click().run()
         assert schedules.get(created["id"])["enabled"] is False
         assert any(b.key == f"resume-{created['id']}" for b in at.button)
