@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import email
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
