@@ -3,6 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
+# Debian packages some parts need; scripts/ensure_packages.sh installs what is missing (root).
+BROWSER_PACKAGES := chromium fonts-liberation fonts-noto-color-emoji
+DOCUMENT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra \
+	ghostscript unpaper libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+ENSURE := sh scripts/ensure_packages.sh
+
 .PHONY: install run test lint bench workers clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -18,14 +24,15 @@ run: install
 	$(PY) -m app.runtime.run
 
 test: install
-	sh tests/e2e/ensure_chromium.sh
-	sh tests/ensure_tools.sh
+	$(ENSURE) "The browser tests" $(BROWSER_PACKAGES)
+	$(ENSURE) "The OCR and conversion tests" $(DOCUMENT_PACKAGES)
 	$(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
+	$(ENSURE) "The benchmarks" poppler-utils $(DOCUMENT_PACKAGES)
 	for b in overhead monitor files email reports api documents; do $(PY) bench/$$b.py || exit 1; done
 
 workers: install

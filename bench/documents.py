@@ -130,7 +130,7 @@ def main() -> int:
     args = parser.parse_args()
     for program in ("tesseract", "soffice"):
         if shutil.which(program) is None:
-            raise SystemExit(f"{program} is missing: run `sh tests/ensure_tools.sh` as root.")
+            raise SystemExit(f"{program} is missing: `make bench` installs it (as root).")
     folder = Path(tempfile.mkdtemp(prefix="nexus-bench-documents-"))
     os.environ.setdefault("VAR_DIR", str(folder / "var"))
     try:

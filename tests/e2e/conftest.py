@@ -17,7 +17,7 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT_MS
 def browser() -> Iterator[Browser]:
     """Debian's headless Chromium under Playwright."""
     assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: run tests/e2e/ensure_chromium.sh (as root) to install it"
+        f"{CHROMIUM} is missing: `make test` installs it as root; or: apt-get install -y chromium"
     )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

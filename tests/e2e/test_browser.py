@@ -1,7 +1,7 @@
 """A real headless Chromium drives the running app: a sample job reaches SUCCESS on the monitor.
 
-Needs Debian's chromium at /usr/bin/chromium (`tests/e2e/ensure_chromium.sh` installs it);
-Playwright drives it, and never downloads a browser of its own.
+Needs Debian's chromium at /usr/bin/chromium (`make test` installs it with
+scripts/ensure_packages.sh); Playwright drives it, and never downloads a browser of its own.
 """
 
 from __future__ import annotations
