@@ -109,14 +109,19 @@ def health_report() -> None:
         st.success("Redis, workers and disk space are all fine.")
 
 
+LINKS_PER_ROW = 5
+
+
 def links() -> None:
     st.subheader("Go to")
     available = [(path, title, icon) for path, title, icon in PAGES if (ROOT / path).exists()]
-    columns = st.columns(len(available) + 1)
-    for column, (path, title, icon) in zip(columns, available):
-        column.page_link(path, label=title, icon=icon)
+    # Rows of five, so every page's name fits beside its icon.
+    for start in range(0, len(available), LINKS_PER_ROW):
+        row = available[start:start + LINKS_PER_ROW]
+        for column, (path, title, icon) in zip(st.columns(LINKS_PER_ROW), row):
+            column.page_link(path, label=title, icon=icon)
     if current_user().is_admin:
-        columns[-1].link_button("Flower ↗", get_settings().flower_address)
+        st.link_button("Flower ↗", get_settings().flower_address)
 
 
 def main() -> None:
