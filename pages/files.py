@@ -136,8 +136,9 @@ settings = get_settings()
 st.title("Files")
 st.caption(
     "Word (.docx), Excel (.xlsx), PowerPoint (.pptx), PDF and images (PNG, JPEG, GIF, WebP, "
-    f"TIFF, BMP, HEIC, AVIF), up to {settings.max_upload_mb} MB each. Office files may unpack "
-    f"to at most {settings.max_inflated_mb} MB. Every file is checked before it is opened."
+    "TIFF, BMP, HEIC, AVIF); older .doc, .xls and .ppt and OpenDocument files are converted "
+    f"first. Up to {settings.max_upload_mb} MB each; Office files may unpack to at most "
+    f"{settings.max_inflated_mb} MB. Every file is checked before it is opened."
 )
 uploads = (
     st.file_uploader(
