@@ -9,7 +9,7 @@ DOCUMENT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract
 	ghostscript unpaper libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
 ENSURE := sh scripts/ensure_packages.sh
 
-.PHONY: install run test lint bench workers clean
+.PHONY: install run test lint bench soak workers clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install
 bench: install
 	$(ENSURE) "The benchmarks" poppler-utils $(DOCUMENT_PACKAGES)
 	for b in overhead monitor files email reports api documents; do $(PY) bench/$$b.py || exit 1; done
+
+# Minutes, not seconds: 10,000 mixed jobs on 4 workers (bench/soak.py --jobs N for fewer).
+soak: install
+	$(PY) bench/soak.py
 
 workers: install
 	./celery_worker.sh start

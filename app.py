@@ -8,11 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs, monitor
+from app.connection import get_redis, is_outage
+from app.errors import Unavailable
 from app.settings import QUEUES, get_settings
 from app.ui import STATE_ICONS, when
 from app.ui.signin import current_user, require_sign_in, sidebar
 
 ROOT = Path(__file__).resolve().parent
+# Seconds a page waits before trying again while Redis is not reachable.
+OUTAGE_RETRY_SECONDS = 3
 PAGES = [
     ("pages/files.py", "Files", ":material/description:"),
     ("pages/ai.py", "AI", ":material/smart_toy:"),
@@ -128,15 +132,51 @@ def main() -> None:
     # A local file: an emoji or material icon would make browsers fetch it from a CDN.
     st.set_page_config(page_title="Nexus", page_icon=str(ROOT / "app/ui/assets/nexus.png"),
                        layout="wide")
-    # Before navigation: a signed-out visitor gets the sign-in screen on every URL, deep links too.
-    sidebar(require_sign_in())
     pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
     pages += [
         st.Page(path, title=title, icon=icon)
         for path, title, icon in PAGES
         if (ROOT / path).exists()
     ]
-    st.navigation(pages).run()
+    try:
+        # Before any page: a Redis that is down gets one sentence, not a traceback per
+        # fragment; an outage that starts mid-page is caught below.
+        get_redis().ping()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # Pages declared but not run: without it Streamlit would run the page file by itself.
+        st.navigation(pages, position="hidden")
+        outage()
+        return
+    try:
+        # Before navigation: a signed-out visitor gets the sign-in screen on every URL, deep
+        # links too.
+        sidebar(require_sign_in())
+        st.navigation(pages).run()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        outage()
+
+
+def outage() -> None:
+    """Redis went away under a page: say so in one sentence, and try the page again soon."""
+    st.warning(Unavailable.SENTENCE, icon=":material/cloud_off:")
+    st.caption("Nothing you submitted is lost; this page reloads by itself.")
+    retry_when_back()
+
+
+@st.fragment(run_every=OUTAGE_RETRY_SECONDS)
+def retry_when_back() -> None:
+    """Every few seconds, from the browser's timer: the whole page again once Redis answers."""
+    try:
+        get_redis().ping()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return
+    st.rerun()
 
 
 main()

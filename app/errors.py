@@ -29,3 +29,16 @@ class TransientError(JobError):
 
 class JobCancelled(JobError):
     """The user cancelled the job while it was running."""
+
+
+class Unavailable(Exception):
+    """Redis (the broker and the registry) cannot be reached right now; try again shortly.
+
+    Raised by app.jobs instead of a hang or a driver's exception, so a page or the API can say
+    one sentence and retry.
+    """
+
+    SENTENCE = "Redis is not reachable — retrying in a moment."
+
+    def __init__(self, message: str = SENTENCE) -> None:
+        super().__init__(message)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -22,8 +23,8 @@ from celery import Task
 
 from app import audit, quotas, storage, vault
 from app.auth import User
-from app.connection import get_registry
-from app.errors import PermanentError
+from app.connection import get_registry, is_outage
+from app.errors import PermanentError, Unavailable
 from app.registry import TERMINAL, Page
 from app.settings import get_settings
 from app.tasks import params as wire
@@ -42,6 +43,23 @@ RECORD_GRACE = 2.0
 
 class UnknownKind(ValueError):
     """No task of that kind exists."""
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Turn "Redis or the broker cannot be reached" into Unavailable, with its sentence.
+
+    Whatever the driver raises (redis-py, kombu, Celery's result backend) the caller sees one
+    error a page or the API can show, and never waits more than the clients' short timeouts.
+    """
+    try:
+        yield
+    except Unavailable:
+        raise
+    except Exception as exc:
+        if is_outage(exc):
+            raise Unavailable() from exc
+        raise
 
 
 @lru_cache(maxsize=1)
@@ -139,8 +157,28 @@ def submit(
 ) -> str:
     """Queue a job owned by `user` and return its id at once. Priority 0 is the most urgent.
 
-    Raises QuotaExceeded (with `retry_after` where waiting helps) when a quota refuses it.
+    Raises QuotaExceeded (with `retry_after` where waiting helps) when a quota refuses it, and
+    Unavailable when Redis cannot be reached.
     """
+    with _reachable():
+        return _submit(kind, params, user=user, files=files, files_param=files_param,
+                       priority=priority, eta=eta, job_id=job_id, retry_of=retry_of,
+                       client=client)
+
+
+def _submit(
+    kind: str,
+    params: dict[str, Any] | None,
+    *,
+    user: User,
+    files: Iterable[Any],
+    files_param: str,
+    priority: int,
+    eta: datetime | None,
+    job_id: str | None,
+    retry_of: str | None,
+    client: str,
+) -> str:
     task = tasks_by_kind().get(kind)
     if task is None or (is_internal(task) and not user.is_system):
         raise UnknownKind(f"There is no job called '{kind}'.")
@@ -153,6 +191,7 @@ def submit(
         # Reusing an id would run these parameters inside someone else's job.
         raise ValueError("That job id is already taken.")
     job_id = job_id or new_job_id()
+    get_registry().redis.ping()  # fail fast, before uploads are stored, when Redis is down
     params = dict(params or {})
     _check_quotas(task, kind, params, user)
     files = [*files]
@@ -252,7 +291,15 @@ def counts_today(*, user: User) -> dict[str, int]:
 
 
 def cancel(job_id: str, *, user: User, client: str = "") -> bool:
-    """Cancel a queued or running job; False when it had already finished or is not theirs."""
+    """Cancel a queued or running job; False when it had already finished or is not theirs.
+
+    Unavailable when Redis cannot be reached.
+    """
+    with _reachable():
+        return _cancel(job_id, user=user, client=client)
+
+
+def _cancel(job_id: str, *, user: User, client: str) -> bool:
     record = _visible(job_id, user)
     if record is None or record["state"] in TERMINAL:
         return False
@@ -293,7 +340,15 @@ def stopping(record: dict[str, Any]) -> bool:
 
 
 def retry(job_id: str, *, user: User, client: str = "") -> str:
-    """Submit a failed or cancelled job again with the same parameters, for the same owner."""
+    """Submit a failed or cancelled job again with the same parameters, for the same owner.
+
+    Unavailable when Redis cannot be reached.
+    """
+    with _reachable():
+        return _retry(job_id, user=user, client=client)
+
+
+def _retry(job_id: str, *, user: User, client: str) -> str:
     registry = get_registry()
     record = _visible(job_id, user)
     if record is None:

@@ -1,6 +1,7 @@
-"""Housekeeping: retention, temp files, dead letters and archives of old job folders.
+"""Housekeeping: retention, temp files, dead letters, orphaned jobs and archives of old folders.
 
 Every function takes `now` so tests can move the clock; the maintenance tasks pass nothing.
+Orphaned jobs (left running by a worker that vanished with their message) are ended here too.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import audit, quotas, storage
+from app import audit, quotas, storage, vault
 from app.connection import get_registry
 from app.errors import PermanentError
 from app.mail.store import ScheduleStore
+from app.monitor import priority_list_names
 from app.settings import get_settings
+from app.tasks.presence import worker_key
 
 DAY = 86400
 TEMP_MAX_AGE = 3600
@@ -183,3 +186,84 @@ def _zip_folder(folder: Path, target: Path) -> int:
         raise OSError(f"The archive of {folder.name} is incomplete; the folder was kept.")
     partial.rename(target)
     return len(sources)
+
+
+ORPHAN_ERROR = (
+    "The worker running this job stopped and its message was lost, so the job was ended. "
+    "Retry it to run it again."
+)
+ORPHAN_STATES = ("STARTED", "PROGRESS")
+# Messages a queue scan looks through before deciding: past this, a job waits for the next run.
+ORPHAN_QUEUE_SCAN = 10_000
+
+
+def end_orphaned_jobs(now: float | None = None, grace: float | None = None) -> dict:
+    """End the jobs left running by a worker that vanished and whose message is gone.
+
+    A job is an orphan when it is STARTED or PROGRESS, its worker's heartbeat is missing or
+    older than `grace` (ORPHAN_GRACE_SECONDS), its record has not moved for `grace`, and no
+    message for it is left anywhere Redis could hand it out again: not unacknowledged (kombu
+    restores those), not waiting in its queue. It then ends as FAILURE with a sentence and
+    becomes a dead letter, which the person can retry. Returns how many were looked at and ended.
+    """
+    now = _now(now)
+    grace = grace if grace is not None else get_settings().orphan_grace_seconds
+    registry = get_registry()
+    candidates = [
+        job_id for state in ORPHAN_STATES
+        for job_id in registry.redis.zrange(registry.index_key("state", state), 0, -1)
+    ]
+    held = _held_messages(registry.redis)
+    ended = 0
+    for job_id in candidates:
+        if _is_orphan(registry, job_id, now, grace, held) and _end_orphan(registry, job_id):
+            ended += 1
+    return {"running": len(candidates), "orphans_ended": ended}
+
+
+def _is_orphan(registry, job_id: str, now: float, grace: float, held: str) -> bool:
+    worker, updated, queue = registry.redis.hmget(
+        registry.job_key(job_id), "worker", "updated_at", "queue"
+    )
+    if updated and now - float(updated) < grace:
+        return False
+    if worker and _worker_alive(registry.redis, worker, now, grace):
+        return False
+    return job_id not in held and not _waiting_in_queue(registry.redis, queue or "", job_id)
+
+
+def _worker_alive(client, hostname: str, now: float, grace: float) -> bool:
+    beat = client.hget(worker_key(hostname), "heartbeat")
+    return bool(beat) and now - float(beat) < grace
+
+
+def _held_messages(client) -> str:
+    """Every unacknowledged message kombu holds, as one string to look job ids up in."""
+    return "\n".join(value for _, value in client.hscan_iter("unacked", count=500))
+
+
+def _waiting_in_queue(client, queue: str, job_id: str) -> bool:
+    """True when a message for the job waits in its queue, or the queue is too long to say."""
+    if not queue:
+        return False
+    scanned = 0
+    for key in priority_list_names(queue):
+        for start in range(0, ORPHAN_QUEUE_SCAN, 1000):
+            chunk = client.lrange(key, start, start + 999)
+            if any(job_id in message for message in chunk):
+                return True
+            scanned += len(chunk)
+            if scanned >= ORPHAN_QUEUE_SCAN:
+                return True  # cannot tell: leave it for a later run rather than guess
+            if len(chunk) < 1000:
+                break
+    return False
+
+
+def _end_orphan(registry, job_id: str) -> bool:
+    ended = registry.transition(job_id, "FAILURE", finished_at=time.time(), error=ORPHAN_ERROR)
+    if ended:
+        vault.forget(job_id)
+        with contextlib.suppress(OSError):
+            quotas.settle(job_id)
+    return ended

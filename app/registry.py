@@ -25,7 +25,7 @@ from app.titles import title_of
 STATES = ("QUEUED", "STARTED", "PROGRESS", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 JSON_FIELDS = ("params", "progress", "result", "outputs", "headers")
-INT_FIELDS = ("retries", "priority", "attempts")
+INT_FIELDS = ("retries", "priority", "attempts", "lost")
 FLOAT_FIELDS = (
     "submitted_at", "started_at", "finished_at", "updated_at", "cancel_requested_at", "stopped_at"
 )
@@ -38,7 +38,9 @@ _MAX_PARAM_CHARS = 300
 
 # Moves a job to a new state unless it has already finished: a late STARTED or PROGRESS from a
 # slow worker must never overwrite SUCCESS, and a cancelled job stays cancelled. A job that
-# fails becomes a dead letter in the same step, so nobody sees one without the other. A job
+# fails becomes a dead letter in the same step, so nobody sees one without the other. Each
+# STARTED counts an attempt, and `lost` counts the deliveries whose worker died mid-run (the
+# job was still running when it started again): the poison-input guard reads it. A job
 # that finishes leaves a snapshot of its record in its `done` list, which wakes anyone blocked
 # in `wait_done` and hands them the record in the same round trip.
 _TRANSITION = """
@@ -54,7 +56,11 @@ local score = redis.call('HGET', job, 'submitted_at')
 for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
 redis.call('ZADD', KEYS[5 + tonumber(ARGV[4])], score, ARGV[3])
 redis.call('HSET', job, 'state', new)
-if new == 'STARTED' then redis.call('HINCRBY', job, 'attempts', 1) end
+if new == 'STARTED' then
+  redis.call('HINCRBY', job, 'attempts', 1)
+  -- Started again while still running: the worker process of the last delivery died.
+  if current == 'STARTED' or current == 'PROGRESS' then redis.call('HINCRBY', job, 'lost', 1) end
+end
 if new == 'FAILURE' then
   local now = redis.call('TIME')
   redis.call('ZADD', KEYS[2], now[1] + now[2] / 1000000, ARGV[3])
@@ -529,6 +535,7 @@ class Registry:
             record[name] = float(record[name]) if record.get(name) else None
         record["retries"] = record["retries"] or 0
         record["attempts"] = record["attempts"] or 0
+        record["lost"] = record["lost"] or 0
         record["title"] = title_of(record.get("kind") or "", record.get("params"))
         for name in ("parent", "retry_of", "retried_by", "error", "traceback", "eta"):
             record[name] = record.get(name) or None

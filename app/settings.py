@@ -154,6 +154,21 @@ class Settings(BaseSettings):
     bulk_max_recipients: int = Field(default=1000, ge=1)
     ai_tokens_per_day: int = Field(default=1_000_000, ge=1)
     report_min_interval_minutes: int = Field(default=15, ge=1)
+    # Reliability (README "Faults"): deliveries of a job whose worker process died before the
+    # job is set aside; per-child memory of files and reports workers (resident size after
+    # which a child is replaced, and an address-space cap that turns a runaway allocation into
+    # a MemoryError; 0 turns either off); how long a task holds its registry writes through a
+    # Redis outage; how long a job may sit STARTED after its worker's heartbeat has gone.
+    worker_loss_limit: int = Field(default=3, ge=1)
+    child_max_rss_mb: int = Field(default=1024, ge=0)
+    child_address_space_mb: int = Field(default=4096, ge=0)
+    redis_outage_patience: float = Field(default=120.0, ge=0)
+    orphan_grace_seconds: int = Field(default=300, ge=10)
+    # The embedded Redis's append-only fsync: "always" (no acknowledged write lost) or
+    # "everysec" (up to a second of writes lost on a crash of the machine).
+    redis_appendfsync: str = Field(default="always", pattern="^(always|everysec|no)$")
+    # Test fixtures only: lets diagnostics.crash_worker kill its worker process on purpose.
+    diagnostics_crash_enabled: bool = False
 
     @field_validator("auth_admins", "auth_admin_groups", mode="before")
     @classmethod

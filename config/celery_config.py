@@ -111,6 +111,8 @@ BEAT_SCHEDULE = {
         f"{MAINTENANCE}.archive_old_files", crontab(hour=3, minute=37), 6 * 3600
     ),
     # Scheduled emails live in Redis; this moves the due ones onto the email queue.
+    # Jobs left STARTED by a worker that vanished with their message: ended, never "running".
+    "end-orphaned-jobs": _every(f"{MAINTENANCE}.end_orphaned_jobs", timedelta(minutes=1), 55),
     "dispatch-due-emails": _every(
         f"{TASKS_PACKAGE}.email_tasks.dispatch_due_emails", timedelta(seconds=15), 14
     ),
@@ -159,9 +161,20 @@ def make_celery() -> Celery:
             "priority_steps": PRIORITY_STEPS,
             "queue_order_strategy": "priority",
         },
-        result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        # Outages (README "Faults"): a Redis that does not answer fails a publish or a result
+        # lookup within a few seconds, so a submit says so instead of hanging; workers keep
+        # reconnecting on their own, and hold their registry writes until Redis is back.
+        result_backend_transport_options={"retry_policy": {"timeout": 3.0}},
+        redis_socket_connect_timeout=3,
+        redis_socket_timeout=10,
+        broker_connection_timeout=3,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        # Memory of files and reports children: replaced after a task leaves them this large;
+        # presence.limit_child_memory also caps their address space (CHILD_ADDRESS_SPACE_MB).
+        worker_max_memory_per_child=settings.child_max_rss_mb * 1024 or None,
         beat_schedule=BEAT_SCHEDULE,
-        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_scheduler="app.runtime.beat:OutageTolerantScheduler",  # survives Redis restarts
         redbeat_redis_url=settings.redis_url,
         redbeat_redis_options={"socket_connect_timeout": 5, "retry_period": 60},
         redbeat_key_prefix=f"{settings.registry_prefix}:redbeat:",

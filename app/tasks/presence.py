@@ -1,7 +1,9 @@
 """Worker presence: each worker writes a heartbeat record to Redis every few seconds.
 
 The monitor reads these records instead of broadcasting `inspect` calls, so a page render costs
-one small pipeline whatever the workers are doing.
+one small pipeline whatever the workers are doing. Maintenance reads them too: a job left
+STARTED by a worker whose record has gone is an orphan. The pool processes of files and
+reports workers also get their memory limit here, as they start.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import time
 from typing import Any
 
@@ -93,3 +96,36 @@ def stop_heartbeats(sender: Any = None, **_: Any) -> None:
             pipe.execute()
     except Exception:
         log.exception("Could not remove the worker heartbeat")
+
+
+# Worker process limits ---------------------------------------------------------------------
+
+MEMORY_LIMITED_QUEUES = frozenset({"files", "reports"})
+
+
+def consumed_queues() -> set[str]:
+    """The queues this worker reads (-Q), as the Celery app knows them in any of its processes."""
+    from config.celery_config import celery_app
+
+    return set(celery_app.amqp.queues.consume_from or {})
+
+
+def limit_address_space(megabytes: int) -> None:
+    """Cap this process's address space: past it, allocating raises MemoryError (no OOM kill)."""
+    limit = megabytes * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+@signals.worker_process_init.connect
+def limit_child_memory(**_: Any) -> None:
+    """Files and reports pool children get CHILD_ADDRESS_SPACE_MB: one file cannot sink the host."""
+    megabytes = get_settings().child_address_space_mb
+    if not megabytes or not consumed_queues() & MEMORY_LIMITED_QUEUES:
+        return
+    try:
+        limit_address_space(megabytes)
+    except (ValueError, OSError):
+        log.exception("Could not limit the memory of a worker process")

@@ -3,7 +3,8 @@
 Publishing creates the record (from the UI, beat, a chord or a parent task alike). JobTask
 records STARTED and SUCCESS itself; these handlers record retries, failures (including those
 the worker's main process sees: hard time limits, lost pool processes) and revocations.
-Handlers never raise: a registry hiccup must not fail the work it describes.
+Handlers never raise: a registry hiccup must not fail the work it describes, and a Redis
+restart only delays them (they retry until Redis answers, up to REDIS_OUTAGE_PATIENCE).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from celery import signals
@@ -18,7 +20,7 @@ from celery.exceptions import TimeLimitExceeded, WorkerLostError
 
 from app import quotas, storage, vault
 from app.auth import SYSTEM_OWNER
-from app.connection import get_registry
+from app.connection import get_registry, through_outage
 from app.errors import JobCancelled, JobError
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,17 @@ def error_text(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}): {detail}"
 
 
-def _safely(handler):
+def _safely(handler, hold: bool = True):
+    """Run a handler, holding it through a Redis outage; log, never raise, whatever else fails.
+
+    Workers hold (the record must catch up with the work). A publisher does not: a submit
+    during an outage must fail fast with a sentence, and the publish itself fails anyway.
+    """
+
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            handler(*args, **kwargs)
+            through_outage(lambda: handler(*args, **kwargs), patience=None if hold else 0,
+                           what=handler.__name__)
         except Exception:
             log.exception("Could not update the job registry in %s", handler.__name__)
 
@@ -61,7 +70,7 @@ def _safely(handler):
 
 
 @signals.before_task_publish.connect
-@_safely
+@partial(_safely, hold=False)
 def record_published(sender=None, body=None, headers=None, routing_key=None, properties=None,
                      **_: Any) -> None:
     if not is_job(sender) or not headers:
@@ -120,14 +129,20 @@ def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: A
     registry.mark_stopped(task_id)  # a cancelled job that stopped, early or by failing
     if isinstance(exception, JobCancelled):
         return
-    quotas.settle(task_id)  # a failed job's partial outputs count too, before anyone looks
+    outputs: list[dict] = []
+    try:
+        quotas.settle(task_id)  # a failed job's partial outputs count too, before anyone looks
+        outputs = storage.list_outputs(task_id)
+    except OSError:
+        # Broken storage is often why the job failed: the failure is recorded all the same.
+        log.warning("Could not read the outputs of failed job %s", task_id, exc_info=True)
     registry.transition(
         task_id,
         "FAILURE",
         finished_at=time.time(),
         error=error_text(exception),
         traceback=str(einfo.traceback) if einfo else "",
-        outputs=storage.list_outputs(task_id),
+        outputs=outputs,
     )
 
 

@@ -97,6 +97,7 @@ def test_killed_pool_process_is_redelivered_and_completes_once(log_dir) -> None:
         worker.stop()
     assert record["state"] == "SUCCESS"
     assert record["attempts"] == 2
+    assert record["lost"] == 1  # one delivery died with its process: counted, not yet set aside
     assert successes == 1
 
 
@@ -118,4 +119,5 @@ def test_worker_killed_with_sigkill_mid_task_redelivers_and_completes_once(log_d
     assert record["state"] == "SUCCESS"
     assert record["attempts"] == 2
     assert record["worker"] == second.hostname
+    assert record["lost"] == 1
     assert successes == 1
