@@ -1,8 +1,9 @@
-"""AI: chat, analyse, generate, translate and batch prompts on the ai queue, with usage by day.
+"""AI: chat, analyse, generate, translate, batch prompts and read invoice and form fields on
+the ai queue, with usage by day.
 
 Every request runs as a job through `app.jobs`; conversations and daily usage totals come from
 `app.ai.store` for the signed-in person. Without a provider the offline analyser still
-summarises and lists key points.
+summarises and lists key points, and rules read invoice fields.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from app.ui.ai import (
     conversation_list,
     conversation_view,
     failed_turn,
+    fields_form,
     model_picker,
     pending_turn,
     providers_caption,
@@ -48,8 +50,9 @@ if PROVIDERS:
 else:
     st.warning(f"{NO_PROVIDER}. The offline analyser still summarises and lists key points.")
 
-chat_tab, analyse_tab, generate_tab, translate_tab, batch_tab, usage_tab = st.tabs(
-    ["Chat", "Analyse", "Generate", "Translate", "Batch", "Usage"]
+# Fields comes last: the tabs before it keep their places.
+chat_tab, analyse_tab, generate_tab, translate_tab, batch_tab, usage_tab, fields_tab = st.tabs(
+    ["Chat", "Analyse", "Generate", "Translate", "Batch", "Usage", "Fields"]
 )
 
 
@@ -225,3 +228,9 @@ with batch_tab:
 
 with usage_tab:
     usage_panel(USER)
+
+
+# fields -----------------------------------------------------------------------------------
+
+with fields_tab:
+    fields_form(PROVIDERS, USER)

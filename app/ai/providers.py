@@ -9,6 +9,7 @@ and page imports this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -45,6 +46,17 @@ class ChatProvider(Protocol):
         self, messages: Sequence[Message], *, system: str | None, max_output: int
     ) -> Completion:
         """The model's reply to `messages`; raises PermanentError or TransientError."""
+
+    def complete_json(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str | None,
+        max_output: int,
+        schema: dict[str, Any],
+        name: str,
+    ) -> Completion:
+        """A structured reply: `text` is a JSON object meant to match `schema` (unchecked)."""
 
 
 class AnthropicProvider:
@@ -83,6 +95,38 @@ class AnthropicProvider:
         text = "".join(block.text for block in reply.content if block.type == "text")
         return Completion(
             text=text,
+            usage=self._usage(reply.model or self.info.model, reply.usage),
+            stop_reason=reply.stop_reason or "",
+            cut=reply.stop_reason == "max_tokens",
+        )
+
+    def complete_json(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str | None,
+        max_output: int,
+        schema: dict[str, Any],
+        name: str,
+    ) -> Completion:
+        """Tool use forced onto one tool whose input is the schema; that input is the answer."""
+        extra = {"system": system} if system else {}
+        tool = {"name": name, "description": f"Record the {name} found.", "input_schema": schema}
+        try:
+            reply = self._client.messages.create(
+                model=self.info.model,
+                max_tokens=max_output,
+                messages=[m.as_dict() for m in alternate(messages)],
+                tools=[tool],
+                tool_choice={"type": "tool", "name": name},
+                **extra,
+            )
+        except self._api_error as exc:
+            raise to_job_error(exc, "Anthropic", "ANTHROPIC_API_KEY", self._secrets) from None
+        found = [block.input for block in reply.content if block.type == "tool_use"]
+        # No tool call at all leaves the text empty: the caller's validation says so.
+        return Completion(
+            text=json.dumps(found[0]) if found else "",
             usage=self._usage(reply.model or self.info.model, reply.usage),
             stop_reason=reply.stop_reason or "",
             cut=reply.stop_reason == "max_tokens",
@@ -129,6 +173,27 @@ class OpenAIProvider:
     def complete(
         self, messages: Sequence[Message], *, system: str | None, max_output: int
     ) -> Completion:
+        return self._create(messages, system, max_output)
+
+    def complete_json(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str | None,
+        max_output: int,
+        schema: dict[str, Any],
+        name: str,
+    ) -> Completion:
+        """Structured output: response_format carries the JSON schema, to be followed strictly."""
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
+        return self._create(messages, system, max_output, response_format=response_format)
+
+    def _create(
+        self, messages: Sequence[Message], system: str | None, max_output: int, **extra: Any
+    ) -> Completion:
         payload = [{"role": "system", "content": system}] if system else []
         payload += [m.as_dict() for m in messages]
         # OpenAI's newer models refuse max_tokens; local servers mostly know only max_tokens.
@@ -137,13 +202,16 @@ class OpenAIProvider:
         )
         try:
             reply = self._client.chat.completions.create(
-                model=self.info.model, messages=payload, **{limit_field: max_output}
+                model=self.info.model, messages=payload, **{limit_field: max_output}, **extra
             )
         except self._api_error as exc:
             raise to_job_error(exc, self._label, "OPENAI_API_KEY", self._secrets) from None
         if not reply.choices:
             raise PermanentError(f"{self._label} returned no answer.")
         choice = reply.choices[0]
+        refusal = getattr(choice.message, "refusal", None)
+        if refusal:
+            raise PermanentError(f"{self._label} declined to answer: {refusal[:300]}")
         text = choice.message.content or ""
         return Completion(
             text=text,

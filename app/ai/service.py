@@ -7,6 +7,7 @@ call goes through the shared limiter and is reported to `on_usage` as soon as it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,10 +176,44 @@ class AIService:
         """One request through the limiter; its usage is reported even if the caller fails later."""
         provider = self.require()
         limit = max_output or self.max_output
+        return self._limited(
+            messages, system, limit, 0,
+            lambda: provider.complete(messages, system=system, max_output=limit),
+        )
+
+    def call_json(
+        self,
+        messages: Sequence[Message],
+        system: str | None,
+        schema: dict[str, Any],
+        name: str,
+        max_output: int | None = None,
+    ) -> Completion:
+        """One structured request (a JSON object for `schema`) through the same limiter and
+        usage reporting as `call`; the caller validates the reply."""
+        provider = self.require()
+        limit = max_output or self.max_output
+        return self._limited(
+            messages, system, limit, estimate_tokens(json.dumps(schema)),
+            lambda: provider.complete_json(
+                messages, system=system, max_output=limit, schema=schema, name=name
+            ),
+        )
+
+    def _limited(
+        self,
+        messages: Sequence[Message],
+        system: str | None,
+        limit: int,
+        extra_tokens: int,
+        request: Callable[[], Completion],
+    ) -> Completion:
+        provider = self.require()
         planned = sum(estimate_tokens(m.content) for m in messages) + estimate_tokens(system or "")
+        planned += extra_tokens
         reservation = self.limiter.reserve(provider.info.name, planned + limit)
         try:
-            reply = provider.complete(messages, system=system, max_output=limit)
+            reply = request()
         except BaseException:
             self.limiter.settle(reservation, planned)  # a failed call still spent its request
             raise

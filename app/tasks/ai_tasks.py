@@ -14,10 +14,13 @@ from celery import signals
 from app import storage
 from app.ai import batch as batches
 from app.ai import chat, inputs
+from app.ai import fields as field_rules
 from app.ai.results import fits_in_record, job_result
 from app.ai.service import AIResult
 from app.connection import get_redis, get_registry
 from app.errors import JobCancelled, PermanentError
+from app.office import ocr
+from app.settings import get_settings
 from app.tasks.ai_calls import service
 from app.tasks.base import JobTask
 from app.tasks.cancel import confirm_stop, is_cancelled
@@ -245,3 +248,35 @@ def batch_progress(task: JobTask, done: int, total: int) -> None:
         task.progress(done, total, f"{done} of {total} prompts done")
     except JobCancelled:
         pass  # raising here would skip counting the items still in flight
+
+
+# fields -----------------------------------------------------------------------------------
+
+
+@celery_app.task(**AI_TASK)
+def extract_fields(
+    self: JobTask,
+    files: list[dict] | None = None,
+    schema: str = "invoice",
+    fields: list[str] | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """Invoice, receipt or custom fields from PDFs, Word documents, images and text files.
+
+    Scans and images are OCR'd first; one row per file, written as CSV, XLSX and JSON. A file
+    that fails has its error on its row. Offline (no provider), rules find what they can.
+    """
+    spec = field_rules.spec_for(schema, fields)
+    documents = [
+        field_rules.Document(self.input_path(ref), ref.get("name") or "file") for ref in files or []
+    ]
+    ai = service(self, provider, model)  # its progress looks for a cancel before each file
+    languages = ocr.parse_languages(get_settings().ocr_languages)
+    rows = field_rules.extract_files(
+        ai, documents, spec, languages=languages, progress=ai.on_progress or (lambda *_: None)
+    )
+    field_rules.write_csv(rows, spec, self.output_path("fields.csv"))
+    field_rules.write_xlsx(rows, spec, self.output_path("fields.xlsx"))
+    field_rules.write_json(rows, spec, self.output_path("fields.json"))
+    return field_rules.summary(rows, spec, ai)

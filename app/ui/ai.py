@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs
+from app.ai import fields as field_rules
 from app.ai import store
 from app.ai.batch import BatchItem, items_from_csv
 from app.ai.markdown import without_images
@@ -20,7 +21,7 @@ from app.ai.types import ProviderInfo
 from app.auth import User
 from app.errors import PermanentError
 from app.registry import TERMINAL
-from app.ui import job_panel, job_status, plural, record_label, when
+from app.ui import job_panel, job_status, plural, record_label, table, when
 from app.ui.pickers import pick_outputs
 
 OFFLINE = "offline"
@@ -162,6 +163,9 @@ def render_result(record: dict[str, Any], user: User) -> None:
     if result.get("operation") == "batch":
         render_batch(result)
         return
+    if result.get("operation") == "extract_fields":
+        render_fields(result)
+        return
     st.markdown(without_images(result.get("text") or "_The model returned no text._"))
     for note in result.get("notes") or []:
         (st.warning if result.get("cut") else st.info)(note)
@@ -202,6 +206,50 @@ def _batch_row(item: dict[str, Any]) -> dict[str, Any]:
         "Tokens in / out": f"{item.get('input_tokens', 0):,} / {item.get('output_tokens', 0):,}",
         "Cost": f"${float(cost):,.6f}" if cost not in (None, "") else "unknown",
     }
+
+
+# fields -----------------------------------------------------------------------------------
+
+FIELD_SCHEMAS = {"invoice": "Invoice", "receipt": "Receipt", "custom": "My own fields"}
+FIELD_UPLOAD_TYPES = ["pdf", "docx", "png", "jpg", "jpeg", "tif", "tiff", "webp", "heic",
+                      "txt"]
+
+
+def fields_form(providers: Providers, user: User) -> None:
+    """Documents, a schema and a provider (offline allowed); Run queues one extract_fields job."""
+    provider, model = model_picker(providers, "fields", allow_offline=True)
+    uploads = st.file_uploader(
+        "Invoices, receipts or forms: PDF, Word, images or text (scans are OCR'd first)",
+        type=FIELD_UPLOAD_TYPES, accept_multiple_files=True, key="fields-upload",
+    )
+    schema = st.selectbox("Schema", list(FIELD_SCHEMAS), format_func=FIELD_SCHEMAS.get,
+                          key="fields-schema")
+    names: list[str] = []
+    if schema == "custom":
+        typed = st.text_input("Field names, separated by commas", key="fields-names",
+                              placeholder="order number, delivery date, total")
+        names = [n.strip() for n in typed.split(",") if n.strip()]
+    ready = bool(uploads) and (schema != "custom" or bool(names))
+    if st.button("Extract fields", type="primary", disabled=not ready, key="fields-go"):
+        params = {"schema": schema, "fields": names or None,
+                  "provider": provider or OFFLINE, "model": model}
+        submit("fields-job", "extract_fields", params, user, list(uploads or []))
+    show_job("fields-job", user)
+
+
+def render_fields(result: dict[str, Any]) -> None:
+    """Counts, the offline label, one row per file (no "None" cells), notes and usage."""
+    done, failed = st.columns(2)
+    done.metric("Read", f"{result['succeeded']} of {result['total']}")
+    failed.metric("Failed", result["failed"])
+    if result.get("offline"):
+        st.info(result.get("label") or field_rules.OFFLINE_LABEL)
+    st.dataframe(table(result["rows"], result.get("columns")), hide_index=True, width="stretch")
+    for note in result.get("notes") or []:
+        st.info(note)
+    line = usage_line(result.get("usage"))
+    if line:
+        st.caption(line)
 
 
 # conversations ----------------------------------------------------------------------------

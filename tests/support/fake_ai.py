@@ -4,6 +4,10 @@ The real SDKs are pointed at it through base_url. It answers with the providers'
 usage fields, error bodies and retry-after headers, records every request it receives, and can
 be scripted: a queue of canned failures per provider, and failures keyed to a word in a prompt.
 
+Structured requests (Anthropic tools with a forced tool_choice, OpenAI `response_format` of type
+json_schema) get an object built from the schema: each property is filled from a "Name: value"
+line of the prompt, or null (an empty list for arrays). `structured_reply` overrides that object.
+
     with FakeAIServer() as server:
         server.fail_next("anthropic", 429, retry_after=1)
         ...  # ANTHROPIC_BASE_URL=server.url, OPENAI_BASE_URL=server.openai_url
@@ -12,6 +16,7 @@ be scripted: a queue of canned failures per provider, and failures keyed to a wo
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -78,6 +83,7 @@ class FakeAIServer:
         self.fail_on_word: dict[str, Failure] = {}
         self.cut_on_word: set[str] = set()
         self.omit_usage = False
+        self.structured_reply: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -128,6 +134,7 @@ class FakeAIServer:
                 queue.clear()
             self.fail_on_word.clear()
             self.cut_on_word.clear()
+            self.structured_reply = None
 
     # answering --------------------------------------------------------------------------
 
@@ -142,8 +149,15 @@ class FakeAIServer:
             failure = Failure(401, message=f"Incorrect API key provided: {BAD_KEY[:10]}***")
         if failure is not None:
             return _error(provider, failure)
-        text = reply_text(received)
         cut = any(word in prompt for word in self.cut_on_word)
+        schema = structured_schema(received)
+        if schema is not None:
+            data = self.structured_reply
+            data = fill_schema(schema, prompt) if data is None else data
+            if provider == "anthropic":
+                return 200, _anthropic_tool_use(received, data, cut), {}
+            return 200, _openai_completion(received, json.dumps(data), cut, self.omit_usage), {}
+        text = reply_text(received)
         if provider == "anthropic":
             return 200, _anthropic_message(received, text, cut), {}
         return 200, _openai_completion(received, text, cut, self.omit_usage), {}
@@ -203,6 +217,60 @@ def reply_text(received: Received) -> str:
         return f"Combined answer from {prompt.count('<notes part=')} notes."
     turns = sum(1 for m in received.messages if m.get("role") != "system")
     return f"Answer #{turns} to: {prompt[:60]}" + (" (with system)" if system else "")
+
+
+def structured_schema(received: Received) -> dict[str, Any] | None:
+    """The JSON schema a structured request asks for, or None for a plain one."""
+    body = received.body
+    choice = body.get("tool_choice") or {}
+    if received.provider == "anthropic" and body.get("tools") and choice.get("type") == "tool":
+        tool = next((t for t in body["tools"] if t.get("name") == choice.get("name")), None)
+        return tool.get("input_schema") if tool else None
+    response_format = body.get("response_format") or {}
+    if received.provider == "openai" and response_format.get("type") == "json_schema":
+        return response_format.get("json_schema", {}).get("schema")
+    return None
+
+
+def fill_schema(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
+    """An object for the schema: a property "invoice_number" takes the rest of a line
+    "Invoice number: ..." of the prompt (a number or a string by its type), else null."""
+    out: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        types = {prop.get("type")} | {p.get("type") for p in prop.get("anyOf", [])}
+        if "array" in types:
+            out[name] = []
+            continue
+        label = r"\s+".join(re.escape(w) for w in name.split("_"))
+        match = re.search(rf"(?im)^\s*{label}\s*:\s*(.+?)\s*$", prompt)
+        value: Any = match.group(1) if match else None
+        if value is not None and ("number" in types or "integer" in types):
+            digits = re.sub(r"[^0-9.]", "", value)
+            value = float(digits) if digits.count(".") <= 1 and digits.strip(".") else None
+        out[name] = value
+    return out
+
+
+def _anthropic_tool_use(received: Received, data: dict[str, Any], cut: bool) -> dict:
+    name = received.body["tool_choice"]["name"]
+    text = json.dumps(data)
+    block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": name,
+             "input": data}
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": received.body.get("model", ""),
+        "content": [block],
+        "stop_reason": "max_tokens" if cut else "tool_use",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": _input_tokens(received),
+            "output_tokens": _tokens(text),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
 
 
 def _provider_for(path: str) -> str | None:
