@@ -112,13 +112,12 @@ def start(
     """Start a redis-server on host:port with its data in `data_dir`, and wait until it answers.
 
     With `password` the server requires it; it goes in on stdin, never in argv where `ps`
-    would show it, and the returned URL carries it. `appendfsync` defaults to
-    REDIS_APPENDFSYNC ("always": a write is on disk before Redis acknowledges it; "everysec"
-    may lose up to the last second of writes if the machine itself crashes).
+    would show it, and the returned URL carries it. `appendfsync` is "always" unless given
+    (a write is on disk before Redis acknowledges it; "everysec" may lose up to the last
+    second of writes if the machine itself crashes). It takes no settings: the test session
+    starts its server before it has a REDIS_URL to put in them.
     """
-    # Read from the environment, not app.settings: the test session starts its server before it
-    # sets REDIS_URL, and loading (and caching) the settings here would pin the wrong URL.
-    appendfsync = appendfsync or os.environ.get("REDIS_APPENDFSYNC", "always")
+    appendfsync = appendfsync or "always"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     command = [
@@ -158,7 +157,7 @@ def start(
 
 
 def ensure(
-    url: str, data_dir: Path, password: str | None = None
+    url: str, data_dir: Path, password: str | None = None, appendfsync: str = "always"
 ) -> tuple[str, RedisProcess | None]:
     """The URL of a working Redis: `url` if it answers, else a server started for it.
 
@@ -175,7 +174,8 @@ def ensure(
     password = unquote(parts.password) if parts.password else password
     if password and is_reachable(with_password(url, password)):
         return with_password(url, password), None  # our server from an earlier start, still up
-    server = start(data_dir, port=parts.port or 6379, host="127.0.0.1", password=password)
+    server = start(data_dir, port=parts.port or 6379, host="127.0.0.1", password=password,
+                   appendfsync=appendfsync)
     return with_password(url, password) if password else url, server
 
 
@@ -197,7 +197,8 @@ def main() -> None:
     from app.settings import get_settings, redact_url
 
     settings = get_settings()
-    url, server = ensure(settings.redis_url, settings.var_dir / "redis")
+    url, server = ensure(settings.redis_url, settings.var_dir / "redis",
+                         appendfsync=settings.redis_appendfsync)
     if server is None:
         print(f"Redis already answers at {redact_url(url)}.")
         return

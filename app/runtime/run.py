@@ -80,7 +80,8 @@ def main() -> int:
     try:
         # An embedded server gets a password kept in var/, so no other local user reads it.
         redis_password = password_file(settings.var_dir / "redis.password")
-        url, server = ensure(settings.redis_url, settings.var_dir / "redis", redis_password)
+        url, server = ensure(settings.redis_url, settings.var_dir / "redis", redis_password,
+                             appendfsync=settings.redis_appendfsync)
     except (RedisUnavailable, OSError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1

@@ -394,7 +394,7 @@ def test_scheduled_emails_survive_a_redis_restart(tmp_path: Path):
                 params={"to": "a@example.com", "subject": "Tomorrow"},
             )
         )
-        time.sleep(1.5)  # appendfsync everysec
+        time.sleep(1.5)  # on disk even with everysec, the laxest mode the README allows
         server.process.kill()  # no SHUTDOWN, no RDB: only the append-only file keeps it
         server.process.wait()
         server = redis_server.start(tmp_path / "redis", port=port, appendonly=True)
