@@ -208,6 +208,17 @@ def file_progress(progress: Progress, index: int, count: int, name: str) -> Prog
     return report
 
 
+def _guard_all(paths: list[Path], family: str, names: list[str] | None) -> list[str]:
+    """Guard every file as `family` before any is opened; their labels, in order."""
+    labels = names or [Path(p).name for p in paths]
+    for path, label in zip(paths, labels):
+        try:
+            guard.check_file(Path(path), family, label)
+        except PermanentError as exc:
+            raise PermanentError(f"{label}: {exc}") from None
+    return labels
+
+
 def merge_pdfs(
     paths: list[Path],
     out_dir: Path,
@@ -217,12 +228,7 @@ def merge_pdfs(
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Guard every file as a PDF, then merge them in the order given."""
-    labels = names or [Path(p).name for p in paths]
-    for path, label in zip(paths, labels):
-        try:
-            guard.check_file(Path(path), "pdf", label)
-        except PermanentError as exc:
-            raise PermanentError(f"{label}: {exc}") from None
+    labels = _guard_all(paths, "pdf", names)
     out = OutputFolder(out_dir)
     summary = module_for("pdf").merge([Path(p) for p in paths], out, password, progress, labels)
     return {"operation": "merge", "type": "pdf", "merge": summary, "outputs": out.written}
@@ -235,12 +241,7 @@ def images_to_pdf(
     """Guard every file as an image, then make them the pages of one PDF."""
     from app.office import pdf_tools
 
-    labels = names or [Path(p).name for p in paths]
-    for path, label in zip(paths, labels):
-        try:
-            guard.check_file(Path(path), "image", label)
-        except PermanentError as exc:
-            raise PermanentError(f"{label}: {exc}") from None
+    labels = _guard_all(paths, "image", names)
     out = OutputFolder(out_dir)
     summary = pdf_tools.images_to_pdf([Path(p) for p in paths], out, labels, progress)
     return {"operation": "images_to_pdf", "type": "image", "images_to_pdf": summary,

@@ -14,7 +14,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.auth import User
-from tests.support.api import ApiServer, start_api, token_for
+from tests.support.api import ApiServer, serve_api, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def api(session_dir, worker) -> Iterator[ApiServer]:
     """The API with a worker on every queue, so /health/ready is 200 (a 503 is a 5xx)."""
-    logs = session_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    server = start_api(logs)
-    yield server
-    server.proc.stop()
+    yield from serve_api(session_dir)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.auth import User
-from tests.support.api import ApiServer, start_api, token_for
+from tests.support.api import ApiServer, serve_api, token_for
 from tests.unit.office import samples
 
 pytestmark = pytest.mark.integration
@@ -22,11 +22,7 @@ NEXUS = Path(sys.executable).with_name("nexus")
 
 @pytest.fixture(scope="module")
 def api(session_dir, worker) -> Iterator[ApiServer]:
-    logs = session_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    server = start_api(logs)
-    yield server
-    server.proc.stop()
+    yield from serve_api(session_dir)
 
 
 @pytest.fixture

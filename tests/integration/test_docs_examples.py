@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from app.auth import User
-from tests.support.api import start_api, token_for
+from tests.support.api import serve_api, token_for
 from tests.support.processes import ROOT
 from tests.unit.office.samples import pdf_document
 
@@ -74,11 +74,7 @@ def test_a_python_example_runs(example: Example, worker, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def api(session_dir: Path):
-    logs = session_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    server = start_api(logs)
-    yield server
-    server.proc.stop()
+    yield from serve_api(session_dir)
 
 
 def test_the_curl_example_submits_a_job(api, worker, tmp_path: Path) -> None:

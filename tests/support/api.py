@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,15 @@ def start_api(log_dir: Path, **env: str) -> ApiServer:
             time.sleep(0.1)
     server.proc.kill()
     raise RuntimeError(f"the API did not answer:\n{server.proc.log()[-3000:]}")
+
+
+def serve_api(session_dir: Path) -> Iterator[ApiServer]:
+    """A live API for a module's tests, logging beside the session's other processes."""
+    logs = session_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    server = start_api(logs)
+    yield server
+    server.proc.stop()
 
 
 def token_for(user: User, name: str = "tests", expires_at: float | None = None) -> str:
