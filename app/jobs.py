@@ -124,7 +124,7 @@ def _save_all(job_id: str, files: Iterable[Any]) -> list[dict]:
     refs = []
     for item in files:
         if isinstance(item, dict):
-            storage.resolve(item)
+            storage.check_exists(item)
             refs.append(item)
         elif isinstance(item, storage.StoredFile):
             refs.append(item.as_ref())
@@ -414,7 +414,7 @@ def dismiss(job_id: str, *, user: User, client: str = "") -> bool:
 
 
 def _archive(job_id: str) -> str | None:
-    if storage.job_dir(job_id).is_dir():
+    if storage.has_files(job_id):
         return None
     return get_registry().redis.hget(get_registry().job_key(job_id), "archive") or None
 
@@ -444,7 +444,7 @@ def output_bytes(
     for output in outputs(job_id, user=user):
         if output["name"] == name:
             data = (storage.archived_bytes(archive, name) if archive
-                    else storage.resolve(output).read_bytes())
+                    else storage.read_bytes(output))
             if audited:
                 audit.record(user, "file.download", f"{job_id}/out/{name}", client=client)
             return data

@@ -7,9 +7,7 @@ Orphaned jobs (left running by a worker that vanished with their message) are en
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from app.tasks.presence import worker_key
 
 DAY = 86400
 TEMP_MAX_AGE = 3600
+SCRATCH_MAX_AGE = 3 * 3600  # past the longest hard time limit (ocr: an hour)
 
 
 def _now(now: float | None) -> float:
@@ -45,6 +44,8 @@ def cleanup_temp_files(now: float | None = None, max_age: float = TEMP_MAX_AGE) 
             removed += 1
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+    # Scratch folders a killed worker left on this host; a live task is younger than this.
+    removed += storage.sweep_scratch(older_than=now - SCRATCH_MAX_AGE)
     return {"removed": removed, "freed_bytes": freed}
 
 
@@ -79,12 +80,9 @@ def _delete_orphan_folders(cutoff: float) -> int:
     """Job folders with no record left, older than the cutoff (jobs trimmed by an older run)."""
     registry = get_registry()
     removed = 0
-    jobs_root = storage.root() / "jobs"
-    if not jobs_root.is_dir():
-        return 0
-    for folder in jobs_root.iterdir():
-        if folder.stat().st_mtime < cutoff and registry.get(folder.name) is None:
-            shutil.rmtree(folder, ignore_errors=True)
+    for job_id, stored in storage.stored_jobs().items():
+        if stored.modified < cutoff and registry.get(job_id) is None:
+            storage.delete_job_files(job_id)
             removed += 1
     return removed
 
@@ -112,24 +110,19 @@ def archive_old_files(now: float | None = None, older_than_days: int | None = No
     cutoff = now - days * DAY
     registry = get_registry()
     archived, files = 0, 0
-    jobs_root = storage.root() / "jobs"
-    if not jobs_root.is_dir():
-        return {"archived": 0, "files": 0}
     needed = folders_pending_emails_need()
-    for folder in sorted(jobs_root.iterdir()):
-        record = registry.get(folder.name)
+    for job_id, stored in sorted(storage.stored_jobs().items()):
+        record = registry.get(job_id)
         if record and record["state"] not in ("SUCCESS", "FAILURE", "REVOKED"):
             continue
-        if folder.name in needed:
+        if job_id in needed:
             continue  # a scheduled email, perhaps a year away, attaches a file from it
-        stamp = record["submitted_at"] if record else folder.stat().st_mtime
+        stamp = record["submitted_at"] if record else stored.modified
         if stamp >= cutoff:
             continue
-        target = _archive_path(folder.name, stamp)
-        count = _zip_folder(folder, target)
-        shutil.rmtree(folder)
+        key, count = storage.archive_job(job_id, stamp)
         if record:
-            registry.update(folder.name, archive=storage.relative(target))
+            registry.update(job_id, archive=key)
         archived += 1
         files += count
     return {"archived": archived, "files": files}
@@ -153,39 +146,8 @@ def _delete_old_archives(cutoff: float) -> int:
     Archives sit in folders named by the day their jobs were submitted, so a whole day folder
     before the cutoff's day holds nothing the retention keeps.
     """
-    archive_root = storage.root() / "archive"
-    if not archive_root.is_dir():
-        return 0
-    cutoff_day = datetime.fromtimestamp(cutoff, tz=UTC).strftime("%Y-%m-%d")
-    removed = 0
-    for day in archive_root.iterdir():
-        if day.is_dir() and day.name < cutoff_day:
-            removed += sum(1 for _ in day.glob("*.zip"))
-            shutil.rmtree(day, ignore_errors=True)
-    return removed
-
-
-def _archive_path(job_id: str, stamp: float) -> Path:
-    day = datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d")
-    return storage.unique_path(storage.root() / "archive" / day, f"{job_id}.zip")
-
-
-def _zip_folder(folder: Path, target: Path) -> int:
-    """Write every file of `folder` into `target` and prove it is all there; returns the count."""
-    sources = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
-    partial = target.with_name(target.name + ".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, path in sources.items():
-            archive.write(path, arcname=name)
-    with zipfile.ZipFile(partial) as archive:
-        if archive.testzip() is not None:
-            raise OSError(f"The archive of {folder.name} is damaged; the folder was kept.")
-        sizes = {info.filename: info.file_size for info in archive.infolist()}
-    expected = {name: path.stat().st_size for name, path in sources.items()}
-    if sizes != expected:
-        raise OSError(f"The archive of {folder.name} is incomplete; the folder was kept.")
-    partial.rename(target)
-    return len(sources)
+    return storage.delete_archives_before(
+        datetime.fromtimestamp(cutoff, tz=UTC).strftime("%Y-%m-%d"))
 
 
 ORPHAN_ERROR = (

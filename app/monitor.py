@@ -17,7 +17,7 @@ import redis
 from redbeat.schedulers import RedBeatSchedulerEntry, ensure_conf
 from redbeat.schedulers import get_redis as redbeat_redis
 
-from app import audit, cron, jobs
+from app import audit, cron, jobs, storage
 from app.auth import NotAllowed, User
 from app.connection import get_redis, get_registry
 from app.settings import QUEUES, get_settings
@@ -212,11 +212,16 @@ def check_health(min_free_bytes: int = 1024**3) -> dict[str, Any]:
         return {"checked": time.time(), "problems": problems}
     for queue in queues_without_workers():
         problems.append(f"No worker reads the {queue} queue: `{WORKER_COMMANDS[queue]}`.")
-    storage_root = get_settings().storage_dir
-    storage_root.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(storage_root).free
+    unreachable = storage.unreachable()
+    if unreachable:
+        problems.append(unreachable)
+    # The folder that fills up: job storage itself, or with a bucket this host's scratch.
+    local_root = storage.store().folder
+    local_root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(local_root).free
     if free < min_free_bytes:
-        problems.append(f"Only {free / 1024**3:.1f} GB free for job storage.")
+        what = "job storage" if storage.store().local else "this host's scratch folder"
+        problems.append(f"Only {free / 1024**3:.1f} GB free for {what}.")
     return {
         "checked": time.time(),
         "problems": problems,

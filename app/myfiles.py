@@ -18,7 +18,6 @@ import json
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from app import audit, filetypes, jobs, quotas, storage
@@ -107,9 +106,9 @@ def list_files(
 def files_of(record: dict[str, Any]) -> list[MyFile]:
     """The files of one job record, outputs first (they are newer), from folder or archive."""
     archive = record.get("archive") or None
-    folder = storage.job_dir(record["id"])
-    if folder.is_dir():
-        rows = _folder_files(folder)
+    stored = storage.job_files(record["id"])
+    if stored:
+        rows = _folder_files(record["id"], stored)
     elif archive:
         rows = _archive_files(archive)
     else:
@@ -120,27 +119,26 @@ def files_of(record: dict[str, Any]) -> list[MyFile]:
         MyFile(
             job_id=record["id"], kind=record.get("kind", ""), area=area, name=name, type=kind,
             size=size, at=finished if area == "output" else submitted,
-            state=record.get("state", ""), archived=not folder.is_dir(),
+            state=record.get("state", ""), archived=not stored,
         )
         for area, name, kind, size in sorted(rows, key=lambda row: row[0] != "output")
     ]
 
 
-def _folder_files(folder: Path) -> list[tuple[str, str, str, int]]:
+def _folder_files(job_id: str, stored: list[Any]) -> list[tuple[str, str, str, int]]:
     rows = []
     for area, sub in AREAS.items():
-        base = folder / sub
-        if base.is_dir():
-            rows += [
-                (area, p.relative_to(base).as_posix(), filetypes.sniff_file(p), p.stat().st_size)
-                for p in sorted(base.rglob("*")) if p.is_file()
-            ]
+        prefix = f"jobs/{job_id}/{sub}/"
+        rows += [
+            (area, blob.key.removeprefix(prefix), storage.store().type_of(blob.key), blob.size)
+            for blob in stored if blob.key.startswith(prefix)
+        ]
     return rows
 
 
 def _archive_files(archive: str) -> list[tuple[str, str, str, int]]:
     try:
-        with zipfile.ZipFile(storage.resolve(archive)) as bundle:
+        with storage.local_copy(archive) as path, zipfile.ZipFile(path) as bundle:
             return [
                 (area, info.filename.removeprefix(f"{sub}/"),
                  filetypes.sniff_bytes(bundle.read(info.filename)[: filetypes.SNIFF_BYTES]),
@@ -174,10 +172,9 @@ def file_bytes(item: MyFile, *, user: User, client: str = "") -> bytes:
 
 
 def _read(record: dict[str, Any], sub: str, name: str) -> bytes:
-    folder = storage.job_dir(record["id"])
     try:
-        if folder.is_dir():
-            return storage.resolve(f"jobs/{record['id']}/{sub}/{name}").read_bytes()
+        if storage.has_files(record["id"]):
+            return storage.read_bytes(f"jobs/{record['id']}/{sub}/{name}")
         if record.get("archive"):
             return storage.archived_member(record["archive"], f"{sub}/{name}")
     except (PermanentError, KeyError):
@@ -228,9 +225,10 @@ def _delete_one(record: dict[str, Any], sub: str, name: str) -> bool:
     """Remove the bytes and the record entries of one file; False when there was no such file."""
     job_id = record["id"]
     path = f"jobs/{job_id}/{sub}/{name}"
-    if storage.job_dir(job_id).is_dir():
+    if storage.has_files(job_id):
         try:
-            storage.resolve(path).unlink()
+            if not storage.delete_file(path):
+                return False
         except PermanentError:
             return False
     elif record.get("archive"):
@@ -247,11 +245,7 @@ def _delete_one(record: dict[str, Any], sub: str, name: str) -> bool:
 
 def _delete_archived(record: dict[str, Any], member: str) -> bool:
     archive = record["archive"]
-    try:
-        with zipfile.ZipFile(storage.resolve(archive)) as bundle:
-            if member not in bundle.namelist():
-                return False
-    except (PermanentError, OSError, zipfile.BadZipFile):
+    if member not in {info.filename for info in storage.archive_members(archive)}:
         return False
     if storage.remove_archive_member(archive, member) == 0:
         get_registry().update(record["id"], archive="")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import time
-import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,20 +174,30 @@ def as_permanent() -> Iterator[None]:
 # jobs per minute -------------------------------------------------------------------------
 
 
-def take_job_slot(owner: str, now: float | None = None) -> None:
-    """Count one submit in this minute's window, or refuse it when the window is full."""
+def take_job_slot(owner: str, now: float | None = None, count: int = 1) -> None:
+    """Count `count` submits in this minute's window, or refuse them all when they do not fit."""
     if owner == SYSTEM_OWNER:
         return
     now = now or time.time()
-    allowed = limit(owner, "jobs_per_minute")
     key = _key("quota", "jobs", owner, str(int(now // MINUTE)))
+    # The override, the count and its expiry in one round trip: this runs on every submit.
     with get_redis().pipeline() as pipe:
-        pipe.incr(key)
+        pipe.hget(_key("quotas", owner), "jobs_per_minute")
+        pipe.incrby(key, count)
         pipe.expire(key, 2 * MINUTE)
-        count, _ = pipe.execute()
-    if count > allowed:
-        get_redis().decr(key)  # a refused submit does not use up the window
+        override, taken, _ = pipe.execute()
+    allowed = int(override) if override else default("jobs_per_minute")
+    if taken > allowed:
+        get_redis().decrby(key, count)  # a refused submit does not use up the window
         wait = MINUTE - now % MINUTE
+        if count > 1:
+            left = max(0, allowed - (taken - count))
+            raise QuotaExceeded(
+                f"You can submit {allowed} jobs a minute and have {left} left this minute, "
+                f"so these {count} jobs were not submitted; try again in {format_wait(wait)} "
+                "or submit fewer at once.",
+                retry_after=wait if count <= allowed else None,
+            )
         raise QuotaExceeded(
             f"You can submit {allowed} jobs a minute and have reached that; "
             f"try again in {format_wait(wait)}.",
@@ -363,20 +372,20 @@ def _usage_key() -> str:
     return _key("storage", "used")
 
 
-def job_bytes(job_id: str) -> int:
-    """The bytes of a job's files: its folder, or once archived, its archive's members."""
-    folder = storage.job_dir(job_id)
-    if folder.is_dir():
-        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+def job_bytes(job_id: str, stored: int | None = None) -> int:
+    """The bytes of a job's files: its folder, or once archived, its archive's members.
+
+    `stored` is the folder's size when the caller has already listed the store.
+    """
+    if stored is None:
+        stored = sum(blob.size for blob in storage.job_files(job_id))
+    if stored:
+        return stored
     registry = get_registry()
     archive = registry.redis.hget(registry.job_key(job_id), "archive")
     if not archive:
         return 0
-    try:
-        with zipfile.ZipFile(storage.resolve(archive)) as bundle:
-            return sum(i.file_size for i in bundle.infolist() if not i.is_dir())
-    except (PermanentError, OSError, zipfile.BadZipFile):
-        return 0
+    return sum(i.file_size for i in storage.archive_members(archive) if not i.is_dir())
 
 
 def settle(job_id: str) -> int:
@@ -420,11 +429,12 @@ def recount_storage() -> dict[str, int]:
     registry = get_registry()
     totals: dict[str, int] = {}
     ids = registry.redis.zrange(registry.index_key("all"), 0, -1)
+    stored = storage.stored_jobs()
     for job_id in ids:
         owner = registry.redis.hget(registry.job_key(job_id), "owner")
         if not owner:
             continue
-        size = job_bytes(job_id)
+        size = job_bytes(job_id, stored[job_id].size if job_id in stored else 0)
         registry.redis.hset(registry.job_key(job_id), "stored_bytes", size)
         totals[owner] = totals.get(owner, 0) + size
     with registry.redis.pipeline() as pipe:

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     # Files and storage
     var_dir: Path = PROJECT_ROOT / "var"
     storage_dir: Path = PROJECT_ROOT / "var" / "storage"
+    # Where job files live: empty for the folder above, or "s3://bucket/prefix" for an
+    # S3-compatible object store (AWS S3, MinIO, Ceph RGW, Cloudflare R2) shared by every host.
+    storage_url: str = Field(default="", pattern=r"^(|file:///.*|s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?)$")
+    s3_endpoint_url: str | None = None  # unset for AWS itself
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # This host's own working folder: with object storage, workers copy a job's inputs here
+    # and write its outputs here before they go to the store; emptied after each job.
+    scratch_dir: Path = PROJECT_ROOT / "var" / "scratch"
     max_upload_mb: int = Field(default=100, ge=1)
     max_inflated_mb: int = Field(default=200, ge=1)
     # Rows a report may read from one table: past this, pandas' memory use would sink a worker.

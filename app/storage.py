@@ -1,26 +1,37 @@
-"""Where uploads and outputs live: one folder per job under the storage root.
+"""Where uploads and outputs live: one folder per job, in the store the settings name.
 
-    <storage_dir>/jobs/<job_id>/in/<safe name>     uploads given to the job
-    <storage_dir>/jobs/<job_id>/out/<safe name>    files the job produced
+    jobs/<job_id>/in/<safe name>     uploads given to the job
+    jobs/<job_id>/out/<safe name>    files the job produced
+    archive/<day>/<job_id>.zip       a finished job's files, once maintenance archived them
+    schedules/<id>/<safe name>       the data a recurring report keeps
 
-Tasks receive files as *refs*: small dicts naming a path relative to the storage root, the
-user's original name and the sniffed type. `resolve` turns a ref back into a path and refuses
-anything that would leave the storage root.
+Tasks receive files as *refs*: small dicts naming a key (`path`), the user's original name and
+the sniffed type. The store (`app.blobs`) is a local folder or an S3-compatible bucket.
+
+Tasks work on local paths. With a local folder those are the stored files themselves. With a
+bucket, each task runs in a scratch folder of its own (`scratch`): `resolve` copies an input
+there on first use, outputs are written there and go to the bucket when the task ends, and the
+folder is removed. Web processes never need a local copy: they stream (`open_file`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import shutil
+import tempfile
+import threading
 import unicodedata
+import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from app import filetypes
+from app import blobs, filetypes
 from app.errors import PermanentError
 from app.settings import get_settings
 
@@ -36,6 +47,7 @@ _WINDOWS_RESERVED = {
 # Bidirectional controls can make "evil\u202egpj.exe" display as "evilexe.jpg".
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
 _UNSAFE_CHARS = re.compile(r'[<>:"/\\|?*]')
+GONE = "That file is not in job storage."
 
 
 class UploadTooLarge(PermanentError):
@@ -46,7 +58,7 @@ class UploadTooLarge(PermanentError):
 class StoredFile:
     """A file in job storage, as tasks and pages see it."""
 
-    path: str  # relative to the storage root, POSIX separators
+    path: str  # the key: relative to the storage root, POSIX separators
     name: str  # the user's original file name, for display only
     type: str  # sniffed from the bytes
     size: int
@@ -56,8 +68,93 @@ class StoredFile:
         return asdict(self)
 
 
+# the store and the local working copy ----------------------------------------------------
+
+_working = threading.local()
+
+
+def store() -> blobs.Store:
+    return blobs.get_store()
+
+
 def root() -> Path:
-    return get_settings().storage_dir.resolve()
+    """The local folder keys resolve under: the store's folder, or this task's scratch."""
+    here = store()
+    if here.local:
+        return here.folder
+    return getattr(_working, "root", None) or (here.folder / "processes" / _process_name())
+
+
+def _process_name() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@contextlib.contextmanager
+def scratch(job_id: str) -> Iterator[Path]:
+    """Run a task in a local folder of its own; its outputs go to the store when it ends.
+
+    With a local store this does nothing: the task works on the stored files themselves.
+    Outputs are published even when the task fails, as a local store would keep them.
+    """
+    here = store()
+    if here.local:
+        yield here.folder
+        return
+    folder = here.folder / "tasks" / f"{check_job_id(job_id)}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    _working.root = folder
+    try:
+        yield folder
+    finally:
+        try:
+            publish_outputs(job_id)
+        finally:
+            _working.root = None
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def unreachable() -> str | None:
+    """A sentence when the store does not answer; None when it does."""
+    try:
+        store().list("health/")
+    except blobs.StoreUnavailable as silent:
+        return str(silent)
+    except Exception as refused:  # credentials, a missing bucket: say which
+        return f"The file store refused Nexus ({refused})."
+    return None
+
+
+def sweep_scratch(older_than: float) -> int:
+    """Remove this host's scratch folders last touched before `older_than`; how many went."""
+    here = store()
+    if here.local:
+        return 0
+    removed = 0
+    for area in ("tasks", "copies", "processes"):
+        folder = here.folder / area
+        for stale in folder.iterdir() if folder.is_dir() else ():
+            if stale.stat().st_mtime < older_than:
+                shutil.rmtree(stale, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def publish_outputs(job_id: str) -> int:
+    """Send the outputs written to the local working copy to the store; returns how many."""
+    here = store()
+    folder = outputs_dir(job_id)
+    if here.local or not folder.is_dir():
+        return 0
+    sent = 0
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            here.put(relative(path), path, filetypes.sniff_file(path))
+            path.unlink()
+            sent += 1
+    return sent
 
 
 def safe_filename(name: str, default: str = "file") -> str:
@@ -100,6 +197,7 @@ def check_job_id(job_id: str) -> str:
 
 
 def job_dir(job_id: str) -> Path:
+    """The job's folder in the local working copy."""
     return root() / "jobs" / check_job_id(job_id)
 
 
@@ -111,14 +209,31 @@ def outputs_dir(job_id: str) -> Path:
     return job_dir(job_id) / "out"
 
 
+def _with_counter(name: str, counter: int) -> str:
+    stem, dot, suffix = _split_suffix(name)
+    return _truncate(f"{stem} ({counter}){dot}{suffix}")
+
+
 def unique_path(folder: Path, name: str) -> Path:
     """`folder/name`, or `folder/name (2)` and so on when that name is taken."""
     folder.mkdir(parents=True, exist_ok=True)
     candidate = folder / safe_filename(name)
-    stem, dot, suffix = _split_suffix(candidate.name)
     counter = 2
     while candidate.exists():
-        candidate = folder / _truncate(f"{stem} ({counter}){dot}{suffix}")
+        candidate = folder / _with_counter(safe_filename(name), counter)
+        counter += 1
+    return candidate
+
+
+def _free_key(folder: str, name: str) -> str:
+    """`folder/name` in the store, or `folder/name (2)` and so on when the store has it."""
+    listed = [blob.key for blob in store().list(folder + "/")]
+    # A name is taken by a file, or by a folder of files (a batch's outputs per input).
+    taken = {key.removeprefix(folder + "/").split("/", 1)[0] for key in listed}
+    safe = safe_filename(name)
+    candidate, counter = f"{folder}/{safe}", 2
+    while candidate.rsplit("/", 1)[1] in taken or (root() / candidate).exists():
+        candidate = f"{folder}/{_with_counter(safe, counter)}"
         counter += 1
     return candidate
 
@@ -144,22 +259,88 @@ def scope_of(ref: dict | str) -> tuple[str, str]:
     rel = ref.get("path") if isinstance(ref, dict) else ref
     parts = PurePosixPath(str(rel or "").replace("\\", "/")).parts
     if len(parts) < 3 or ".." in parts:
-        raise PermanentError("That file is not in job storage.")
+        raise PermanentError(GONE)
     return parts[0], parts[1]
 
 
-def resolve(ref: dict | str) -> Path:
-    """The absolute path of a stored file; refuses anything outside the storage root."""
+def key_of(ref: dict | str) -> str:
+    """The store key a ref names; refuses anything that would leave the storage root."""
     rel = ref["path"] if isinstance(ref, dict) else ref
     posix = PurePosixPath(str(rel).replace("\\", "/"))
-    if posix.is_absolute() or ".." in posix.parts:
-        raise PermanentError("That file is not in job storage.")
+    if posix.is_absolute() or ".." in posix.parts or not posix.parts:
+        raise PermanentError(GONE)
     path = (root() / posix).resolve()
     if not path.is_relative_to(root()):
-        raise PermanentError("That file is not in job storage.")
+        raise PermanentError(GONE)
+    return posix.as_posix()
+
+
+def resolve(ref: dict | str) -> Path:
+    """A local path holding a stored file; refuses anything outside the storage root.
+
+    With a bucket the file is copied into the task's scratch folder on first use.
+    """
+    key = key_of(ref)
+    path = root() / key
+    if not path.is_file() and not store().local:
+        with contextlib.suppress(FileNotFoundError):
+            store().fetch(key, path)
     if not path.is_file():
-        raise PermanentError(f"The file {posix.name} is no longer in storage.")
+        raise PermanentError(f"The file {PurePosixPath(key).name} is no longer in storage.")
     return path
+
+
+def exists(ref: dict | str) -> bool:
+    """True while the store holds the file a ref names."""
+    return store().size(key_of(ref)) is not None
+
+
+def check_exists(ref: dict | str) -> None:
+    """Refuse, with a sentence, a ref whose file the store no longer holds."""
+    if not exists(ref):
+        name = PurePosixPath(key_of(ref)).name
+        raise PermanentError(f"The file {name} is no longer in storage.")
+
+
+def open_file(ref: dict | str) -> BinaryIO:
+    """The stored file, open for reading a chunk at a time; PermanentError once it is gone."""
+    key = key_of(ref)
+    try:
+        return store().open(key)
+    except FileNotFoundError:
+        name = PurePosixPath(key).name
+        raise PermanentError(f"The file {name} is no longer in storage.") from None
+
+
+def read_bytes(ref: dict | str) -> bytes:
+    with open_file(ref) as source:
+        return source.read()
+
+
+def chunks(ref: dict | str) -> Iterator[bytes]:
+    """The bytes of a stored file a chunk at a time, for a streamed download."""
+    return blobs.iter_chunks(open_file(ref), CHUNK)
+
+
+@contextlib.contextmanager
+def local_copy(ref: dict | str) -> Iterator[Path]:
+    """A local path to a stored file for as long as the block runs, for readers that seek."""
+    here = store()
+    if here.local:
+        yield resolve(ref)
+        return
+    with tempfile.TemporaryDirectory(dir=_ensure(here.folder / "copies")) as folder:
+        target = Path(folder) / PurePosixPath(key_of(ref)).name
+        try:
+            here.fetch(key_of(ref), target)
+        except FileNotFoundError:
+            raise PermanentError(f"The file {target.name} is no longer in storage.") from None
+        yield target
+
+
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def save_upload(
@@ -168,54 +349,196 @@ def save_upload(
     """Stream an upload into the job's input folder, enforcing the size cap as bytes arrive."""
     limit = max_bytes if max_bytes is not None else get_settings().max_upload_bytes
     source = io.BytesIO(stream) if isinstance(stream, (bytes, bytearray)) else stream
-    target = unique_path(inputs_dir(job_id), name)
-    written = 0
+    here = store()
+    if here.local:
+        target = unique_path(inputs_dir(job_id), name)
+    else:
+        target = Path(tempfile.mkdtemp(dir=_ensure(root() / "tmp"))) / "upload"
     try:
-        with open(target, "xb") as out:
-            while chunk := source.read(CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise UploadTooLarge(
-                        f"{name} is larger than the {limit // (1024 * 1024)} MB upload limit."
-                    )
-                out.write(chunk)
+        written = _copy_capped(source, target, name, limit)
+        kind = filetypes.sniff_file(target)
+        if here.local:
+            key = relative(target)
+        else:
+            key = _free_key(f"jobs/{check_job_id(job_id)}/in", name)
+            here.put(key, target, kind)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return StoredFile(
-        path=relative(target),
-        name=name,
-        type=filetypes.sniff_file(target),
-        size=written,
-        job_id=job_id,
-    )
+    finally:
+        if not here.local:
+            shutil.rmtree(target.parent, ignore_errors=True)
+    return StoredFile(path=key, name=name, type=kind, size=written, job_id=job_id)
+
+
+def _copy_capped(source: BinaryIO, target: Path, name: str, limit: int) -> int:
+    written = 0
+    with open(target, "xb") as out:
+        while chunk := source.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise UploadTooLarge(
+                    f"{name} is larger than the {limit // (1024 * 1024)} MB upload limit."
+                )
+            out.write(chunk)
+    return written
+
+
+def save_text(job_id: str, folder: str, name: str, text: str) -> str:
+    """Keep a text in the job's `folder` under a fresh name; returns its key."""
+    here = store()
+    base = f"jobs/{check_job_id(job_id)}/{folder}"
+    if here.local:
+        target = unique_path(root() / base, name)
+        target.write_text(text, encoding="utf-8")
+        return relative(target)
+    key = _free_key(base, name)
+    with tempfile.TemporaryDirectory(dir=_ensure(root() / "tmp")) as scratch_folder:
+        source = Path(scratch_folder) / "text"
+        source.write_text(text, encoding="utf-8")
+        here.put(key, source, "text")
+    return key
+
+
+def keep_copy(ref: dict | str, folder: str, name: str) -> str:
+    """Copy a stored file into `folder` (a key prefix) as `name`; returns the new key."""
+    key = f"{folder}/{safe_filename(name, 'data')}"
+    if not exists(ref):
+        raise PermanentError(f"The file {name} is no longer in storage.")
+    store().delete([key])
+    store().copy(key_of(ref), key)
+    return key
+
+
+def delete_folder(folder: str) -> None:
+    """Remove every file under a key prefix, such as "schedules/<id>"."""
+    store().delete([blob.key for blob in store().list(key_of(folder) + "/")])
+
+
+# a job's files ---------------------------------------------------------------------------
+
+
+def job_files(job_id: str, area: str = "") -> list[blobs.Blob]:
+    """The stored files of a job, or of one of its areas ("in", "out")."""
+    prefix = f"jobs/{check_job_id(job_id)}/" + (f"{area}/" if area else "")
+    return store().list(prefix)
+
+
+def has_files(job_id: str) -> bool:
+    return bool(job_files(job_id))
 
 
 def list_outputs(job_id: str) -> list[dict]:
     """The files a job produced: name, relative path, size and type."""
-    folder = outputs_dir(job_id)
-    if not folder.is_dir():
-        return []
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    prefix = f"jobs/{check_job_id(job_id)}/out/"
     return [
-        {
-            "name": p.relative_to(folder).as_posix(),
-            "path": relative(p),
-            "size": p.stat().st_size,
-            "type": filetypes.sniff_file(p),
-        }
-        for p in files
+        {"name": blob.key.removeprefix(prefix), "path": blob.key, "size": blob.size,
+         "type": store().type_of(blob.key)}
+        for blob in job_files(job_id, "out")
+        if not PurePosixPath(blob.key).name.startswith(".")
     ]
 
 
 def zip_outputs(job_id: str) -> bytes:
     """Every output of a job in one zip archive, for a single download."""
     buffer = io.BytesIO()
-    folder = outputs_dir(job_id)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for output in list_outputs(job_id):
-            archive.write(folder / output["name"], arcname=output["name"])
+            with open_file(output) as source, archive.open(output["name"], "w") as member:
+                shutil.copyfileobj(source, member, CHUNK)
     return buffer.getvalue()
+
+
+def copy_outputs(source_job: str, target_job: str, folder: str) -> list[str]:
+    """Copy a job's outputs into a fresh folder among another job's outputs; their names."""
+    outputs = list_outputs(source_job)
+    if not outputs:
+        return []
+    prefix = _free_key(f"jobs/{check_job_id(target_job)}/out", folder)
+    named = prefix.removeprefix(f"jobs/{target_job}/out/")
+    for output in outputs:
+        store().copy(output["path"], f"{prefix}/{output['name']}")
+    return [f"{named}/{output['name']}" for output in outputs]
+
+
+def delete_outputs(job_id: str) -> None:
+    """Remove what a job produced, in the store and in the local working copy."""
+    store().delete([blob.key for blob in job_files(job_id, "out")])
+    shutil.rmtree(outputs_dir(job_id), ignore_errors=True)
+
+
+def delete_job_files(job_id: str) -> None:
+    store().delete([blob.key for blob in job_files(job_id)])
+    shutil.rmtree(job_dir(job_id), ignore_errors=True)
+
+
+def delete_file(ref: dict | str) -> bool:
+    """Remove one stored file; False when there was no such file."""
+    key = key_of(ref)
+    if store().size(key) is None:
+        return False
+    store().delete([key])
+    return True
+
+
+@dataclass
+class StoredJob:
+    """What the store holds of one job: its bytes and when its newest file was written."""
+
+    size: int = 0
+    modified: float = 0.0
+
+
+def stored_jobs() -> dict[str, StoredJob]:
+    """Every job with files in the store, from one listing of the whole store."""
+    found: dict[str, StoredJob] = {}
+    for blob in store().list("jobs/"):
+        job = found.setdefault(blob.key.split("/", 2)[1], StoredJob())
+        job.size += blob.size
+        job.modified = max(job.modified, blob.modified)
+    return found
+
+
+# archives --------------------------------------------------------------------------------
+
+
+def archive_job(job_id: str, stamp: float) -> tuple[str, int]:
+    """Move a job's files into one zip dated by `stamp`'s day; (its key, how many files).
+
+    The files are deleted only after the archive is stored and read back complete.
+    """
+    day = datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d")
+    files = job_files(job_id)
+    prefix = f"jobs/{job_id}/"
+    with tempfile.TemporaryDirectory(dir=_ensure(store().folder / "copies")) as folder:
+        partial = Path(folder) / f"{job_id}.zip"
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for blob in files:
+                with store().open(blob.key) as source, \
+                        archive.open(blob.key.removeprefix(prefix), "w") as member:
+                    shutil.copyfileobj(source, member, CHUNK)
+        _check_archive(partial, {b.key.removeprefix(prefix): b.size for b in files}, job_id)
+        key = _free_key(f"archive/{day}", f"{job_id}.zip")
+        store().put(key, partial, "zip")
+    delete_job_files(job_id)
+    return key, len(files)
+
+
+def _check_archive(path: Path, expected: dict[str, int], job_id: str) -> None:
+    with zipfile.ZipFile(path) as archive:
+        if archive.testzip() is not None:
+            raise OSError(f"The archive of {job_id} is damaged; the folder was kept.")
+        sizes = {info.filename: info.file_size for info in archive.infolist()}
+    if sizes != expected:
+        raise OSError(f"The archive of {job_id} is incomplete; the folder was kept.")
+
+
+def delete_archives_before(day: str) -> int:
+    """Remove the archives of days before `day` ("YYYY-MM-DD"); returns how many went."""
+    old = [blob.key for blob in store().list("archive/")
+           if blob.key.split("/")[1] < day and blob.key.endswith(".zip")]
+    store().delete(old)
+    return len(old)
 
 
 def archived_outputs(archive: str, types: Mapping[str, str] | None = None) -> list[dict]:
@@ -225,7 +548,7 @@ def archived_outputs(archive: str, types: Mapping[str, str] | None = None) -> li
     on every refresh. A member it does not cover has only its first bytes inflated to sniff.
     """
     types = types or {}
-    with zipfile.ZipFile(resolve(archive)) as bundle:
+    with local_copy(archive) as path, zipfile.ZipFile(path) as bundle:
         return [
             {"name": name, "path": archive, "size": info.file_size,
              "type": types.get(name) or _sniff_member(bundle, info), "archived": True}
@@ -241,14 +564,21 @@ def _sniff_member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
 
 
 def archived_bytes(archive: str, name: str) -> bytes:
-    with zipfile.ZipFile(resolve(archive)) as bundle:
-        return bundle.read(f"out/{name}")
+    return archived_member(archive, f"out/{name}")
+
+
+def archived_chunks(archive: str, member: str) -> Iterator[bytes]:
+    """One member of a job's archive a chunk at a time, for a streamed download."""
+    with local_copy(archive) as path, zipfile.ZipFile(path) as bundle, \
+            bundle.open(member) as source:
+        while chunk := source.read(CHUNK):
+            yield chunk
 
 
 def zip_archived_outputs(archive: str) -> bytes:
     """The outputs inside a job's archive, repacked as one zip of outputs only."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(resolve(archive)) as bundle, \
+    with local_copy(archive) as path, zipfile.ZipFile(path) as bundle, \
             zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
         for info in bundle.infolist():
             if info.filename.startswith("out/") and not info.is_dir():
@@ -256,13 +586,9 @@ def zip_archived_outputs(archive: str) -> bytes:
     return buffer.getvalue()
 
 
-def delete_job_files(job_id: str) -> None:
-    shutil.rmtree(job_dir(job_id), ignore_errors=True)
-
-
 def archived_files(archive: str, area: str) -> list[dict]:
     """The files of one area ("in" or "out") inside a job's archive: name and size."""
-    with zipfile.ZipFile(resolve(archive)) as bundle:
+    with local_copy(archive) as path, zipfile.ZipFile(path) as bundle:
         return [
             {"name": info.filename.removeprefix(f"{area}/"), "size": info.file_size,
              "modified": info.date_time}
@@ -273,26 +599,38 @@ def archived_files(archive: str, area: str) -> list[dict]:
 
 def archived_member(archive: str, member: str) -> bytes:
     """The bytes of one member ("in/<name>" or "out/<name>") of a job's archive."""
-    with zipfile.ZipFile(resolve(archive)) as bundle:
+    with local_copy(archive) as path, zipfile.ZipFile(path) as bundle:
         return bundle.read(member)
+
+
+def archive_members(archive: str) -> list[zipfile.ZipInfo]:
+    """The members of a job's archive; empty when it is gone or damaged."""
+    try:
+        with local_copy(archive) as path, zipfile.ZipFile(path) as bundle:
+            return bundle.infolist()
+    except (PermanentError, OSError, zipfile.BadZipFile):
+        return []
 
 
 def remove_archive_member(archive: str, member: str) -> int:
     """Rewrite a job's archive without `member`; returns how many files are left in it.
 
     An archive left empty is removed. The new archive is written beside the old one and
-    renamed over it, so a crash leaves one whole archive, never half of one.
+    stored over it, so a crash leaves one whole archive, never half of one.
     """
-    path = resolve(archive)
-    partial = path.with_name(path.name + ".partial")
-    with zipfile.ZipFile(path) as old, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as new:
-        kept = [info for info in old.infolist() if info.filename != member]
-        for info in kept:
-            new.writestr(info, old.read(info.filename))
-    left = sum(1 for info in kept if not info.is_dir())
-    if left:
-        partial.replace(path)
-    else:
-        partial.unlink()
-        path.unlink()
+    key = key_of(archive)
+    with local_copy(archive) as path:
+        partial = path.with_name(path.name + ".partial")
+        with zipfile.ZipFile(path) as old, \
+                zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as new:
+            kept = [info for info in old.infolist() if info.filename != member]
+            for info in kept:
+                new.writestr(info, old.read(info.filename))
+        left = sum(1 for info in kept if not info.is_dir())
+        if not left:
+            store().delete([key])
+        elif store().local:
+            partial.replace(path)
+        else:
+            store().put(key, partial, "zip")
     return left

@@ -1,5 +1,8 @@
 """Test session: a private redis-server on a free port and a private storage folder.
 
+Modules marked with `object_store.BOTH_STORES` run twice: on the storage folder, and on an S3
+bucket served by moto's wire-protocol server, through boto3 as in production.
+
 The environment is set before any app module loads settings, so app code under test and the
 worker subprocesses all talk to this server and never to a shared Redis.
 NEXUS_TEST_REDIS_URL points the suite at an existing server instead.
@@ -16,6 +19,8 @@ import pytest
 import redis
 
 from app.runtime import redis_server
+from app.settings import get_settings
+from tests.support import object_store
 from tests.support.processes import Proc, start_worker
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="nexus-tests-"))
@@ -68,8 +73,30 @@ def redis_client(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url, decode_responses=True)
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> object_store.S3Server:
+    server = object_store.start_s3()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
-def worker(redis_url: str, session_dir: Path) -> Proc:
+def storage_backend(request: pytest.FixtureRequest, session_dir: Path) -> str:
+    """Which store this module's app code and workers use: "local" unless parametrized."""
+    backend = getattr(request, "param", "local")
+    if backend == "local":
+        yield backend
+        return
+    server = request.getfixturevalue("s3_server")
+    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=session_dir))
+    with object_store.environment(server.env(scratch)):
+        get_settings.cache_clear()
+        yield backend
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def worker(redis_url: str, session_dir: Path, storage_backend: str) -> Proc:
     """A real worker consuming every queue, for the tests of one module."""
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)

@@ -6,11 +6,9 @@ Cron expressions are five fields in UTC; app.schedules turns them into beat's sc
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -96,24 +94,20 @@ def run_params(definition: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def data_folder(schedule_id: str) -> Path:
-    """Where a schedule keeps its copy of the data it reports on."""
-    return storage.root() / "schedules" / storage.check_job_id(schedule_id)
+def data_folder(schedule_id: str) -> str:
+    """Where a schedule keeps its copy of the data it reports on (a storage key prefix)."""
+    return f"schedules/{storage.check_job_id(schedule_id)}"
 
 
 def keep_data_file(schedule_id: str, ref: dict[str, Any]) -> dict[str, Any]:
     """Copy a data file to the schedule's own folder, so job clean-up never takes it away."""
-    source = storage.resolve(ref)
-    folder = data_folder(schedule_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / storage.safe_filename(ref.get("name") or source.name, "data")
-    shutil.copyfile(source, target)
-    return {**ref, "path": storage.relative(target), "job_id": ""}
+    name = ref.get("name") or storage.key_of(ref).rsplit("/", 1)[-1]
+    return {**ref, "path": storage.keep_copy(ref, data_folder(schedule_id), name), "job_id": ""}
 
 
 def remove_data(schedule_id: str) -> None:
     """Remove the schedule's kept data file, if it has one."""
-    shutil.rmtree(data_folder(schedule_id), ignore_errors=True)
+    storage.delete_folder(data_folder(schedule_id))
 
 
 def email_subject(definition: dict[str, Any], now: datetime) -> str:

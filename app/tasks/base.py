@@ -13,7 +13,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -118,10 +117,6 @@ class JobTask(Task):
     def job_id(self) -> str:
         return self.request.id
 
-    @property
-    def job_dir(self) -> Path:
-        return storage.job_dir(self.job_id)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.request.called_directly:
             return self.run(*args, **kwargs)
@@ -163,13 +158,13 @@ class JobTask(Task):
                 + _memory_note()
             )
         if int(attempts or 0) > 1:
-            shutil.rmtree(storage.outputs_dir(self.job_id), ignore_errors=True)
+            storage.delete_outputs(self.job_id)
 
     def _finish(self, registry: Any, result: Any) -> Any:
         """Record SUCCESS with the outputs; safe to repeat, so an outage may interrupt it."""
         # Outputs count against the owner's storage before anyone is woken to look at them. A
         # job with no folder has never had a byte counted, so there is nothing to settle.
-        if self.job_dir.exists():
+        if storage.has_files(self.job_id):
             quotas.settle(self.job_id)
         # Unconditionally: a batch's callback ends a job whose secrets its first message carried.
         vault.forget(self.job_id)  # the work is done: its secrets go before anyone is woken
@@ -189,7 +184,8 @@ class JobTask(Task):
     def _run_classified(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task; transient errors become retries, timeouts become permanent errors."""
         try:
-            return self.run(*args, **kwargs)
+            with storage.scratch(self.job_id):
+                return self.run(*args, **kwargs)
         except (Retry, Ignore, PermanentError, JobCancelled):
             raise
         except SoftTimeLimitExceeded:

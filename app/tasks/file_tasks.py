@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -227,18 +225,7 @@ def finish_file_batch(self: JobTask, outcome: Any = None, *, plan: list[dict]) -
 
 
 def _gather_outputs(batch_id: str, entry: dict) -> None:
-    """Link a child's outputs into the batch folder, under the file's name, for one zip."""
-    source = storage.outputs_dir(entry["job_id"])
-    if not source.is_dir():
-        return
-    target = storage.unique_path(storage.outputs_dir(batch_id), entry["file"])
-    target.mkdir(parents=True)
-    names = []
-    for path in sorted(source.iterdir()):
-        if path.is_file():
-            try:
-                os.link(path, target / path.name)
-            except OSError:
-                shutil.copy2(path, target / path.name)
-            names.append(f"{target.name}/{path.name}")
-    entry["outputs"] = names
+    """Copy a child's outputs into the batch folder, under the file's name, for one zip."""
+    names = storage.copy_outputs(entry["job_id"], batch_id, entry["file"])
+    if names:
+        entry["outputs"] = names

@@ -49,10 +49,7 @@ def _pack(job_id: str, path: str, value: Any) -> Any:
 
 
 def _save_text(job_id: str, path: str, text: str) -> dict[str, str]:
-    folder = storage.job_dir(job_id) / PARAMS_FOLDER
-    target = storage.unique_path(folder, f"{path}.txt")
-    target.write_text(text, encoding="utf-8")
-    return {FILE_REF: storage.relative(target)}
+    return {FILE_REF: storage.save_text(job_id, PARAMS_FOLDER, f"{path}.txt", text)}
 
 
 def is_ref(value: Any) -> bool:

@@ -205,6 +205,7 @@ def email_outputs(task: JobTask, definition: dict[str, Any], result: dict[str, A
         }
     if not definition["recipients"]:
         return {"emailed": False, "email_note": "The schedule has no recipients."}
+    storage.publish_outputs(task.job_id)  # the email job reads them from the store
     attachments = storage.list_outputs(task.job_id)
     child = send.apply_async(
         kwargs={

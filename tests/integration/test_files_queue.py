@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from app import jobs
+from tests.support.object_store import BOTH_STORES
 from tests.support.users import ADMIN, TESTER
 from tests.unit.office import hostile, samples
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, *BOTH_STORES]
 
 
 @pytest.fixture(scope="module")

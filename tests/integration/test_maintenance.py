@@ -13,9 +13,10 @@ from app import jobs, maintenance, monitor, storage
 from app.auth import SYSTEM
 from app.connection import get_registry
 from app.settings import QUEUES
+from tests.support.object_store import BOTH_STORES
 from tests.support.users import ADMIN
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, *BOTH_STORES]
 DAY = 86400
 
 
@@ -25,8 +26,9 @@ def _finished_job(state: str = "SUCCESS", age_days: float = 0, outputs: int = 1)
     get_registry().create(job_id, kind="sample_job", name="app.tasks.diagnostics.sample_job",
                           queue="maintenance", owner="ada", submitted_at=submitted)
     storage.save_upload(job_id, "input.txt", b"in")
-    for i in range(outputs):
-        storage.output_path(job_id, "report.txt").write_text(f"output {i}")
+    with storage.scratch(job_id):  # as a task writes them: to the store when it ends
+        for i in range(outputs):
+            storage.output_path(job_id, "report.txt").write_text(f"output {i}")
     get_registry().transition(job_id, state, finished_at=submitted + 1)
     if state == "FAILURE":
         get_registry().add_dead_letter(job_id, when=submitted + 1)
@@ -38,8 +40,8 @@ def test_retention_removes_old_jobs_from_registry_and_storage() -> None:
     fresh = _finished_job(age_days=1)
     result = maintenance.cleanup_old_results(retention_days=30)
     assert result["jobs_removed"] >= 1
-    assert jobs.get(old, user=ADMIN) is None and not storage.job_dir(old).exists()
-    assert jobs.get(fresh, user=ADMIN) is not None and storage.job_dir(fresh).exists()
+    assert jobs.get(old, user=ADMIN) is None and not storage.has_files(old)
+    assert jobs.get(fresh, user=ADMIN) is not None and storage.has_files(fresh)
 
 
 def test_failed_jobs_leave_the_dead_letters_after_the_retention() -> None:
@@ -63,21 +65,20 @@ def test_temp_files_older_than_an_hour_go(tmp_path) -> None:
     assert result["removed"] >= 1
 
 
-def test_archive_moves_old_folders_into_dated_zips_without_losing_a_file() -> None:
+def test_archive_moves_old_folders_into_dated_zips_without_losing_a_file(tmp_path) -> None:
     old = _finished_job(age_days=10, outputs=3)
-    before = sorted(p.relative_to(storage.job_dir(old)).as_posix()
-                    for p in storage.job_dir(old).rglob("*") if p.is_file())
+    before = sorted(b.key.removeprefix(f"jobs/{old}/") for b in storage.job_files(old))
     # A folder already archived under the same name must not be overwritten.
     day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 10 * DAY))
-    clash = storage.root() / "archive" / day / f"{old}.zip"
-    clash.parent.mkdir(parents=True, exist_ok=True)
-    clash.write_bytes(b"someone else's archive")
+    clash = f"archive/{day}/{old}.zip"
+    (tmp_path / "clash.zip").write_bytes(b"someone else's archive")
+    storage.store().put(clash, tmp_path / "clash.zip", "zip")
 
     result = maintenance.archive_old_files(older_than_days=7)
 
     assert result["archived"] >= 1
-    assert not storage.job_dir(old).exists()
-    assert clash.read_bytes() == b"someone else's archive"
+    assert not storage.has_files(old)
+    assert storage.read_bytes(clash) == b"someone else's archive"
     archive = storage.resolve(jobs.get(old, user=ADMIN)["archive"])
     with zipfile.ZipFile(archive) as bundle:
         assert sorted(bundle.namelist()) == before

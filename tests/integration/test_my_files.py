@@ -14,11 +14,12 @@ import pytest
 from app import jobs, maintenance, myfiles, quotas, storage
 from app.auth import User
 from app.connection import get_registry
+from tests.support.object_store import BOTH_STORES
 from tests.support.pages import page_test
 from tests.support.users import ADMIN
 from tests.unit.office import samples
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, *BOTH_STORES]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -86,7 +87,7 @@ def test_delete_removes_bytes_record_entries_and_usage(worker) -> None:
 
     outcome = myfiles.delete_files([f.key for f in files], user=alice)
     assert sorted(outcome.deleted) == sorted(f.key for f in files) and not outcome.refused
-    assert not any(p.is_file() for p in storage.job_dir(job_id).rglob("*"))
+    assert not storage.has_files(job_id)
     record = jobs.get(job_id, user=alice)
     assert record["outputs"] == []
     assert record["params"]["files"] == []
@@ -100,7 +101,7 @@ def test_delete_refuses_someone_elses_file(worker) -> None:
     job_id = image_job(alice, "keep.png")
     outcome = myfiles.delete_files([f"{job_id}/in/keep.png"], user=bob)
     assert outcome.deleted == [] and outcome.refused == ["There is no file keep.png of yours."]
-    assert (storage.inputs_dir(job_id) / "keep.png").is_file()
+    assert storage.exists(f"jobs/{job_id}/in/keep.png")
 
 
 def test_delete_rewrites_the_archive_and_removes_it_when_empty(worker) -> None:
@@ -109,7 +110,7 @@ def test_delete_rewrites_the_archive_and_removes_it_when_empty(worker) -> None:
     get_registry().update(job_id, submitted_at=time.time() - 10 * 86400)
     maintenance.archive_old_files()
     record = jobs.get(job_id, user=alice)
-    assert record["archive"] and not storage.job_dir(job_id).exists()
+    assert record["archive"] and not storage.has_files(job_id)
     files = myfiles.list_files(user=alice).files
     assert files and all(f.archived for f in files)
     assert quotas.used_bytes(alice.id) == sum(f.size for f in files)
@@ -123,7 +124,7 @@ def test_delete_rewrites_the_archive_and_removes_it_when_empty(worker) -> None:
 
     outputs = [f.key for f in files if f.area == "output"]
     assert myfiles.delete_files(outputs, user=alice).deleted == outputs
-    assert not (storage.root() / record["archive"]).exists()
+    assert not storage.exists(record["archive"])
     assert not jobs.get(job_id, user=alice).get("archive")
     assert jobs.outputs(job_id, user=alice) == []
     assert quotas.used_bytes(alice.id) == 0
@@ -140,7 +141,7 @@ def test_files_of_a_running_job_cannot_be_deleted(worker) -> None:
         "busy.png belongs to a process_image job that is still running; wait until it "
         "finishes, or cancel it, before deleting its files."
     ]
-    assert (storage.inputs_dir(job_id) / "busy.png").is_file()
+    assert storage.exists(f"jobs/{job_id}/in/busy.png")
     jobs.cancel(job_id, user=alice)
 
 
@@ -193,7 +194,7 @@ def test_page_shows_only_the_signed_in_persons_files(worker) -> None:
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["Deleted 1 file."]
     assert "alices-photo.png" not in set(at.dataframe[0].value["Name"])
-    assert not (storage.inputs_dir(job_id) / "alices-photo.png").exists()
+    assert not storage.exists(f"jobs/{job_id}/in/alices-photo.png")
 
 
 def test_page_says_so_when_there_are_no_files(redis_client) -> None:

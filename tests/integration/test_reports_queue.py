@@ -26,12 +26,13 @@ from streamlit.testing.v1 import AppTest
 from app import jobs, schedules, storage
 from app.registry import Registry
 from tests.support.fake_ai import GOOD_KEY, FakeAIServer
+from tests.support.object_store import BOTH_STORES
 from tests.support.pages import page_test
 from tests.support.processes import ROOT, start_beat, start_worker
 from tests.support.users import ADMIN, TESTER
 from tests.unit.reports.datasets import sales
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, *BOTH_STORES]
 
 REPORT_OUTPUTS = {"report.html", "report.xlsx", "report.pdf", "report.json"}
 
@@ -254,7 +255,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_url: str, session_dir: Path) -> Iterator[Stack]:
+def stack(redis_url: str, session_dir: Path, storage_backend: str) -> Iterator[Stack]:
     logs = session_dir / "logs"
     logs.mkdir(exist_ok=True)
     url = _other_db(redis_url, 9)
@@ -299,7 +300,7 @@ def test_summary_is_written_by_the_ai_provider_when_one_is_configured(
     assert summary["text"].startswith("Answer #1 to: <document>")
     sent = stack.ai.requests("anthropic")[-1].last_user_text
     assert "The data has 2 rows and 2 columns" in sent
-    html = (storage.outputs_dir(job_id) / "summary-report.html").read_text(encoding="utf-8")
+    html = storage.read_bytes(f"jobs/{job_id}/out/summary-report.html").decode("utf-8")
     assert "written by AI (anthropic)" in html
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,18 +22,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.processes import ROOT, Proc
+from tests.support.processes import ROOT, Proc, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 PASSWORD_LINE = re.compile(r"password (\S+)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -26,9 +26,10 @@ def test_secrets_never_show_in_repr_str_or_dump(monkeypatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
     monkeypatch.setenv("FLOWER_PASSWORD", "flower-secret")
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "s3-secret-key")
     settings = Settings(_env_file=None)
     shown = " ".join([repr(settings), str(settings), settings.model_dump_json()])
-    for secret in ("sk-ant-very-secret", "hunter2", "flower-secret"):
+    for secret in ("sk-ant-very-secret", "hunter2", "flower-secret", "s3-secret-key"):
         assert secret not in shown
     assert settings.anthropic_api_key.get_secret_value() == "sk-ant-very-secret"
 

@@ -1,8 +1,8 @@
 """A job's outputs: the list, one file, or all of them as a zip, streamed in chunks.
 
 The list comes from `jobs.outputs`, which answers only for the caller's own jobs (everyone's
-for an admin), so a download is only ever of a file that list named. A file is sent from its
-folder, or read member by member from the job's archive once maintenance zipped it; the zip of
+for an admin), so a download is only ever of a file that list named. A file is streamed from the
+store, or read member by member from the job's archive once maintenance zipped it; the zip of
 everything is written as it is sent. Each download is audited as `jobs.output_bytes` audits.
 """
 
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from app import audit, jobs, storage
 from app.api.auth import caller, client_of
@@ -25,7 +25,6 @@ from app.auth import User
 
 router = APIRouter(prefix="/api/v1", tags=["outputs"])
 Caller = Annotated[User, Depends(caller)]
-CHUNK = 256 * 1024
 BINARY = {200: {"description": "The file's bytes.",
                 "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                     "format": "binary"}}}}}
@@ -71,22 +70,18 @@ def download_output(job_id: str, name: str, request: Request, user: Caller) -> A
     if output.get("archived"):
         return StreamingResponse(_member(output["path"], f"out/{name}"), media_type=media,
                                  headers=headers)
-    return FileResponse(storage.resolve(output), media_type=media, headers=headers)
+    headers["Content-Length"] = str(output["size"])
+    return StreamingResponse(storage.chunks(output), media_type=media, headers=headers)
 
 
 def _member(archive: str, member: str) -> Iterator[bytes]:
-    with zipfile.ZipFile(storage.resolve(archive)) as bundle, bundle.open(member) as source:
-        while chunk := source.read(CHUNK):
-            yield chunk
+    return storage.archived_chunks(archive, member)
 
 
 def _chunks(output: dict[str, Any], job_id: str) -> Iterator[bytes]:
     if output.get("archived"):
-        yield from _member(output["path"], f"out/{output['name']}")
-        return
-    with open(storage.outputs_dir(job_id) / output["name"], "rb") as source:
-        while chunk := source.read(CHUNK):
-            yield chunk
+        return _member(output["path"], f"out/{output['name']}")
+    return storage.chunks(output)
 
 
 class _Pipe:
