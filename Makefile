@@ -33,7 +33,7 @@ lint: install
 
 bench: install
 	$(ENSURE) "The benchmarks" poppler-utils $(DOCUMENT_PACKAGES)
-	for b in overhead monitor files email reports api documents; do $(PY) bench/$$b.py || exit 1; done
+	for b in overhead monitor files email reports api documents autoscale; do $(PY) bench/$$b.py || exit 1; done
 
 # Minutes, not seconds: 10,000 mixed jobs on 4 workers (bench/soak.py --jobs N for fewer).
 soak: install

@@ -13,6 +13,9 @@ from app.settings import QUEUES
 TEXT = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(TEXT)
 SERVICES = COMPOSE["services"]
+# Services built from the Nexus image (every one but the third-party images).
+APP_SERVICES = [name for name, s in SERVICES.items() if s.get("image") == "nexus:latest"]
+WORKERS = [f"worker-{queue}" for queue in QUEUES]
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
@@ -48,9 +51,9 @@ def test_redis_persists_has_a_password_and_a_healthcheck() -> None:
 
 
 def test_every_app_service_waits_for_a_healthy_redis() -> None:
-    for name, service in SERVICES.items():
-        if name in ("redis", "mailpit"):
-            continue
+    assert {"streamlit", "api", "beat", *WORKERS} <= set(APP_SERVICES)
+    for name in APP_SERVICES:
+        service = SERVICES[name]
         assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
         assert "@redis:6379" in service["environment"]["REDIS_URL"], name
 
@@ -95,3 +98,47 @@ def test_interpolation_is_read_as_compose_reads_it() -> None:
         assert "REDIS_PASSWORD is required" in str(exc)
     else:
         raise AssertionError("a required variable interpolated to a value")
+
+
+def test_minio_holds_the_files_behind_a_required_password() -> None:
+    minio = SERVICES["minio"]
+    assert minio["image"].startswith("minio/minio:")
+    assert "server /data" in minio["command"]
+    assert "minio-data:/data" in minio["volumes"]
+    assert "${MINIO_ROOT_PASSWORD:?" in minio["environment"]["MINIO_ROOT_PASSWORD"]
+    assert "ready" in minio["healthcheck"]["test"]
+    assert "9000" not in " ".join(minio.get("ports", []))  # the S3 API stays on the network
+
+
+def test_a_one_shot_service_creates_the_bucket_every_app_service_waits_for() -> None:
+    init = SERVICES["minio-init"]
+    assert init["image"].startswith("minio/mc:")
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert init["restart"] == "no"
+    script = " ".join(init["entrypoint"])
+    bucket = SERVICES["worker-files"]["environment"]["STORAGE_URL"].split("/")[2]
+    assert f"mc mb --ignore-existing nexus/{bucket}" in script
+    assert "mc anonymous set none" in script  # never a public bucket
+    for name in APP_SERVICES:
+        waits = SERVICES[name]["depends_on"]["minio-init"]["condition"]
+        assert waits == "service_completed_successfully", name
+
+
+def test_every_app_service_stores_files_in_minio() -> None:
+    for name in APP_SERVICES:
+        env = SERVICES[name]["environment"]
+        assert env["STORAGE_URL"].startswith("s3://"), name
+        assert env["S3_ENDPOINT_URL"] == "http://minio:9000", name
+        assert "${MINIO_ROOT_PASSWORD:?" in env["S3_SECRET_ACCESS_KEY"], name
+        assert "MINIO_ROOT_USER" in env["S3_ACCESS_KEY_ID"], name
+        # Without a shared VAR_DIR each container would generate a secrets.key of its own.
+        assert "${SECRETS_KEY:?" in env["SECRETS_KEY"], name
+
+
+def test_workers_and_beat_mount_no_shared_volume() -> None:
+    for name in [*WORKERS, "beat", "metrics"]:
+        assert not SERVICES[name].get("volumes"), f"{name} mounts {SERVICES[name]['volumes']}"
+    # What still needs nexus-data keeps state of its own there (idp data, Flower's db).
+    for name in ("idp", "streamlit", "api", "flower"):
+        assert "nexus-data:/data" in SERVICES[name]["volumes"], name
+    assert set(COMPOSE["volumes"]) == {"redis-data", "nexus-data", "minio-data"}
