@@ -62,7 +62,14 @@ def data_sheet(frame: pd.DataFrame) -> DataSheet:
     def rows():
         return frame.itertuples(index=False, name=None)
 
-    return DataSheet(columns=[str(c) for c in frame.columns], row_count=len(frame), rows=rows)
+    def blocks(size: int):
+        for start in range(0, len(frame), size):
+            block = frame.iloc[start : start + size]
+            yield [block.iloc[:, index] for index in range(block.shape[1])]
+
+    return DataSheet(
+        columns=[str(c) for c in frame.columns], row_count=len(frame), rows=rows, blocks=blocks
+    )
 
 
 def sample_table(frame: pd.DataFrame, max_rows: int, max_columns: int) -> Table:

@@ -58,6 +58,9 @@ def _excel_other(value: Any) -> Any:
     item = getattr(value, "item", None)
     if callable(item):  # numpy scalars
         return excel_value(item())
-    if value != value:  # pd.NA and friends
+    try:
+        if value != value:  # NaN-likes are not equal to themselves
+            return None
+    except TypeError:  # pd.NA: its comparison is NA again, which has no truth value
         return None
     return _excel_text(str(value))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,9 +59,26 @@ class DataSheet:
     """Every row of the underlying data, streamed: only the XLSX data sheet reads all of it."""
 
     columns: list[str]
-    row_count: int
+    row_count: int  # exactly how many rows rows() yields: the XLSX states it before the rows
     rows: Callable[[], Iterator[Sequence[Any]]]
     name: str = "Data"
+    # The same rows as blocks of columns (at most n rows each), when the data is columnar
+    # already: the XLSX writer converts a column at a time and need not build row tuples.
+    blocks: Callable[[int], Iterator[list[Sequence[Any]]]] | None = None
+
+    def column_blocks(self, size: int) -> Iterator[list[Sequence[Any]]]:
+        """Every row, in order, as lists of columns of at most `size` rows each."""
+        if self.blocks is not None:
+            yield from self.blocks(size)
+            return
+        rows = iter(self.rows())
+        width = len(self.columns)
+        while block := list(itertools.islice(rows, size)):
+            # Short rows are padded so every column has one value per row.
+            padded = (
+                row if len(row) == width else [*row, *[None] * width][:width] for row in block
+            )
+            yield [list(column) for column in zip(*padded)] if width else []
 
 
 @dataclass
