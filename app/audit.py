@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,6 +100,27 @@ def record(
     except (redis.RedisError, OSError):
         log.warning("Could not write the audit entry %s %s", action, target, exc_info=True)
         return None
+
+
+def record_many(
+    user_or_id: User | str | None,
+    action: str,
+    entries: Iterable[tuple[str, str]],
+    client: str = "",
+) -> None:
+    """Append one entry per (target, detail), in one round trip; logged, never raised, on error."""
+    now_ms = int(time.time() * 1000)
+    actor, cutoff = _clip(_actor(user_or_id)), now_ms - get_settings().retention_days * DAY_MS
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            for target, detail in entries:
+                pipe.xadd(key(), {
+                    "actor": actor, "action": _clip(action), "target": _clip(target),
+                    "detail": _clip(detail), "client": _clip(client), "at": repr(now_ms / 1000),
+                }, minid=cutoff, approximate=True)
+            pipe.execute()
+    except (redis.RedisError, OSError):
+        log.warning("Could not write the audit entries %s", action, exc_info=True)
 
 
 def record_sign_in(email_or_user: User | str, client: str = "", refused: str = "") -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -31,6 +32,7 @@ from app.tasks import params as wire
 from app.tasks.recording import (
     ADMIN_HEADER,
     OWNER_HEADER,
+    RECORDED_HEADER,
     RETRY_OF_HEADER,
     TASK_PREFIX,
     kind_of,
@@ -39,6 +41,13 @@ from config.celery_config import DEFAULT_PRIORITY, celery_app, queue_for_module
 
 # Seconds `wait` gives a job's record to appear (a chain's next step is published late).
 RECORD_GRACE = 2.0
+# apply_async options of every job submitted here. Nothing reads a job's Celery result: its
+# record holds the outcome and `wait` blocks on the registry. So the worker stores no result
+# (nor a STARTED state) and the publisher subscribes to none. A batch's children, whose results
+# its chord callback reads from the backend, are published by the batch task, not here.
+PUBLISH_OPTIONS: dict[str, Any] = {"ignore_result": True}
+# Jobs `submit_many` publishes per Redis pipeline.
+PUBLISH_BATCH = 500
 
 
 class UnknownKind(ValueError):
@@ -179,51 +188,160 @@ def _submit(
     retry_of: str | None,
     client: str,
 ) -> str:
-    task = tasks_by_kind().get(kind)
-    if task is None or (is_internal(task) and not user.is_system):
-        raise UnknownKind(f"There is no job called '{kind}'.")
-    if not 0 <= priority <= 9:
-        raise ValueError("Priority must be between 0 (most urgent) and 9.")
-    _check_eta(eta)
+    task = _submittable(kind, user, priority, eta)
     if retry_of is not None and _visible(retry_of, user) is None:
         raise ValueError("There is no such job.")
     if job_id is not None and get_registry().state(job_id) is not None:
         # Reusing an id would run these parameters inside someone else's job.
         raise ValueError("That job id is already taken.")
     job_id = job_id or new_job_id()
-    get_registry().redis.ping()  # fail fast, before uploads are stored, when Redis is down
     params = dict(params or {})
-    _check_quotas(task, kind, params, user)
     files = [*files]
+    if files and user.is_system:
+        # Fail fast, before uploads are stored, when Redis is down; a person's submit has
+        # already asked Redis for its quotas by then.
+        get_registry().redis.ping()
+    _check_quotas([(task, kind, params)], user)
     if files:
         params[files_param] = store_files(job_id, files, owner=user.id)
     headers = {OWNER_HEADER: user.id, ADMIN_HEADER: "1" if user.is_admin else ""}
     if retry_of:
         headers[RETRY_OF_HEADER] = retry_of
     task.apply_async(**wire.publish_options(job_id, params), priority=priority, eta=eta,
-                     headers=headers)
+                     headers=headers, **PUBLISH_OPTIONS)
     if files:
         quotas.settle(job_id)  # the record exists now: count the uploads against the owner
     audit.record(user, "job.submit", job_id, kind, client)
     return job_id
 
 
-def _check_quotas(task: Task, kind: str, params: dict[str, Any], user: User) -> None:
-    """The quotas a submit can check cheaply; the tasks check the rest as they work."""
+def _submittable(kind: str, user: User, priority: int, eta: datetime | None) -> Task:
+    """The task of `kind` when `user` may submit it with that priority and ETA; else raises."""
+    task = tasks_by_kind().get(kind)
+    if task is None or (is_internal(task) and not user.is_system):
+        raise UnknownKind(f"There is no job called '{kind}'.")
+    if not 0 <= priority <= 9:
+        raise ValueError("Priority must be between 0 (most urgent) and 9.")
+    _check_eta(eta)
+    return task
+
+
+def _check_quotas(planned: Sequence[tuple[Task, str, dict[str, Any]]], user: User) -> None:
+    """The quotas a submit can check cheaply, for every job in `planned` together.
+
+    The tasks check the rest as they work. Emails and jobs per minute count the whole batch:
+    a batch that does not fit is refused whole.
+    """
     if user.is_system:
         return
-    queue = queue_for_module(task.name.rsplit(".", 1)[0])
-    if queue == "ai":
+    emails, ai = 0, False
+    for task, kind, params in planned:
+        queue = queue_for_module(task.name.rsplit(".", 1)[0])
+        ai = ai or queue == "ai"
+        if queue == "email":
+            recipients = params.get("recipients")
+            bulk = kind == "send_bulk_emails" and bool(recipients)
+            if bulk:
+                quotas.check_bulk_recipients(user.id, len(recipients))
+            emails += len(recipients) if bulk else 1
+        if kind == "schedule_recurring_report":
+            quotas.check_report_cron(params.get("cron"), user.id, user.is_admin)
+    if ai:
         quotas.check_ai_tokens(user.id)
-    if queue == "email":
-        recipients = params.get("recipients")
-        wanted = len(recipients) if kind == "send_bulk_emails" and recipients else 1
-        if kind == "send_bulk_emails" and recipients:
-            quotas.check_bulk_recipients(user.id, wanted)
-        quotas.check_emails(user.id, wanted)
-    if kind == "schedule_recurring_report":
-        quotas.check_report_cron(params.get("cron"), user.id, user.is_admin)
-    quotas.take_job_slot(user.id)  # last: a submit refused above uses no slot
+    if emails:
+        quotas.check_emails(user.id, emails)
+    # Last: a submit refused above uses no slot.
+    quotas.take_job_slot(user.id, count=len(planned))
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One job for `submit_many`: what `submit` takes, less the user and the client."""
+
+    kind: str
+    params: dict[str, Any] | None = None
+    files: Sequence[Any] = ()
+    files_param: str = "files"
+    priority: int = DEFAULT_PRIORITY
+    eta: datetime | None = None
+
+
+def submit_many(
+    submissions: Iterable[Submission], *, user: User, client: str = ""
+) -> list[str]:
+    """Queue every job, owned by `user`, and return their ids in order; all or none are queued.
+
+    Does what `submit` does for each, in a few round trips: the batch is checked whole (an
+    unknown kind, a bad priority or a quota it does not fit refuses it before anything is
+    stored), the records are written in one pipeline and the messages published in another.
+    Raises as `submit` does.
+    """
+    with _reachable():
+        return _submit_many([*submissions], user=user, client=client)
+
+
+def _submit_many(submissions: Sequence[Submission], *, user: User, client: str) -> list[str]:
+    tasks = [_submittable(i.kind, user, i.priority, i.eta) for i in submissions]
+    if not tasks:
+        return []
+    ids = [new_job_id() for _ in tasks]
+    params = [dict(i.params or {}) for i in submissions]
+    files = [[*i.files] for i in submissions]
+    if any(files):
+        if user.is_system:
+            get_registry().redis.ping()  # as in `submit`: fail before uploads are stored
+        # Sizes known before reading count first, so a batch that cannot fit stores nothing.
+        quotas.check_storage(user.id, sum(_upload_size(f) for fs in files for f in fs))
+    _check_quotas([(t, i.kind, p) for t, i, p in zip(tasks, submissions, params)], user)
+    uploads = [(job_id, p, i.files_param, fs)
+               for job_id, p, i, fs in zip(ids, params, submissions, files) if fs]
+    _store_batch(uploads, user.id)
+    options = [wire.publish_options(job_id, p) for job_id, p in zip(ids, params)]
+    # Every record before any message, in one round trip: a worker never starts a job that
+    # has none. The messages say they are recorded, so the publish hook leaves them alone.
+    get_registry().create_many([
+        {"job_id": job_id, "kind": i.kind, "name": t.name, "owner": user.id,
+         "queue": queue_for_module(t.name.rsplit(".", 1)[0]) or "",
+         "params": o["kwargs"], "priority": i.priority,
+         "eta": i.eta.timestamp() if i.eta else None, "by_admin": user.is_admin}
+        for job_id, t, i, o in zip(ids, tasks, submissions, options)
+    ])
+    headers = {OWNER_HEADER: user.id, ADMIN_HEADER: "1" if user.is_admin else "",
+               RECORDED_HEADER: "1"}
+    jobs = [*zip(tasks, options, submissions)]
+    with celery_app.producer_or_acquire() as producer:
+        for start in range(0, len(jobs), PUBLISH_BATCH):
+            # One pipeline per slice: the LPUSHes go to Redis together when the block ends.
+            with producer.batch(max_size=2 * PUBLISH_BATCH):
+                for task, option, item in jobs[start:start + PUBLISH_BATCH]:
+                    task.apply_async(**option, priority=item.priority, eta=item.eta,
+                                     headers=headers, producer=producer, **PUBLISH_OPTIONS)
+    for job_id, *_ in uploads:
+        quotas.settle(job_id)  # the records exist now: count the uploads against the owner
+    audit.record_many(user, "job.submit", [(j, i.kind) for j, i in zip(ids, submissions)],
+                      client)
+    return ids
+
+
+def _store_batch(uploads: Sequence[tuple[str, dict[str, Any], str, Sequence[Any]]],
+                 owner: str) -> None:
+    """Save each job's uploads into its params; over the owner's storage quota, none stay.
+
+    Streams of unknown size are measured as they are saved, as `store_files` does.
+    """
+    saved: list[str] = []
+    added = 0
+    try:
+        for job_id, params, files_param, files in uploads:
+            saved.append(job_id)
+            params[files_param] = refs = _save_all(job_id, files)
+            added += sum(r["size"] for r in refs if r.get("job_id") == job_id)
+        if uploads:
+            quotas.check_storage(owner, added)
+    except BaseException:
+        for job_id in saved:
+            storage.delete_job_files(job_id)
+        raise
 
 
 def _check_eta(eta: datetime | None) -> None:
@@ -388,12 +506,18 @@ def wait(job_id: str, timeout: float = 30.0, *, user: User) -> dict[str, Any]:
     LookupError when no job of the user's has that id. The next step of a chain is recorded
     only once its previous step finishes, so a missing record gets a moment to appear.
     """
+    registry = get_registry()
     appear_by = time.monotonic() + min(timeout, RECORD_GRACE)
-    while _visible(job_id, user) is None:
+    while True:
+        # One round trip: whose job it is, and its end when it has already finished.
+        owner, record = registry.owner_and_end(job_id)
+        if owner is not None and user.owns(owner):
+            break
         if time.monotonic() >= appear_by:
             raise LookupError("There is no such job.")
         time.sleep(0.05)
-    record = get_registry().wait_done(job_id, timeout)
+    if record is None:
+        record = registry.wait_done(job_id, timeout)
     if record is None or record["state"] not in TERMINAL:
         raise TimeoutError(f"Job {job_id} did not finish within {timeout} s.")
     return record

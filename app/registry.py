@@ -42,9 +42,12 @@ _MAX_PARAM_CHARS = 300
 # STARTED counts an attempt, and `lost` counts the deliveries whose worker died mid-run (the
 # job was still running when it started again): the poison-input guard reads it. A job
 # that finishes leaves a snapshot of its record in its `done` list, which wakes anyone blocked
-# in `wait_done` and hands them the record in the same round trip.
+# in `wait_done` and hands them the record in the same round trip. Keys after the seven state
+# indexes are deleted first, whatever the outcome (a job's secrets as it ends), and a move to
+# STARTED answers {1, attempts, lost}, so a worker reads its poison-input counts in the same step.
 _TRANSITION = """
 local job = KEYS[1]
+for i = 12, #KEYS do redis.call('DEL', KEYS[i]) end
 local current = redis.call('HGET', job, 'state')
 if not current then return -1 end
 local new = ARGV[1]
@@ -53,7 +56,7 @@ if not force and (current == 'SUCCESS' or current == 'FAILURE' or current == 'RE
   return 0
 end
 local score = redis.call('HGET', job, 'submitted_at')
-for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
+for i = 5, 11 do redis.call('ZREM', KEYS[i], ARGV[3]) end
 redis.call('ZADD', KEYS[5 + tonumber(ARGV[4])], score, ARGV[3])
 redis.call('HSET', job, 'state', new)
 if new == 'STARTED' then
@@ -74,6 +77,10 @@ if new == 'SUCCESS' or new == 'FAILURE' or new == 'REVOKED' then
   redis.call('DEL', KEYS[3])
   redis.call('LPUSH', KEYS[3], cjson.encode({record = record, children = children}))
   redis.call('EXPIRE', KEYS[3], 600)
+end
+if new == 'STARTED' then
+  local counts = redis.call('HMGET', job, 'attempts', 'lost')
+  return {1, tonumber(counts[1] or '0'), tonumber(counts[2] or '0')}
 end
 return 1
 """
@@ -210,7 +217,31 @@ class Registry:
 
     # writing ----------------------------------------------------------------------------
 
-    def create(
+    def create(self, job_id: str, **fields: Any) -> bool:
+        """Record a newly published job; a job that already has a record is left alone.
+
+        `fields` are those of `_create_call`: kind, name, queue and owner, and optionally
+        params, priority, parent, retry_of, eta, submitted_at, by_admin (an admin submitted
+        it: it may read everyone's history) and chunk (the Celery task that runs the job
+        along with others of its batch).
+        """
+        keys, args = self._create_call(job_id, **fields)
+        return bool(self._create(keys=keys, args=args))
+
+    def create_many(self, jobs: list[dict[str, Any]]) -> int:
+        """Record many new jobs (each the keyword arguments of `create`) in one round trip.
+
+        Returns how many were new; jobs that already have a record are left alone.
+        """
+        if not jobs:
+            return 0
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job in jobs:
+                keys, args = self._create_call(**job)
+                self._create(keys=keys, args=args, client=pipe)
+            return sum(1 for created in pipe.execute() if created)
+
+    def _create_call(
         self,
         job_id: str,
         *,
@@ -225,11 +256,8 @@ class Registry:
         eta: float | None = None,
         submitted_at: float | None = None,
         by_admin: bool = False,
-    ) -> bool:
-        """Record a newly published job; a job that already has a record is left alone.
-
-        `by_admin` records that an admin submitted it: such a job may read everyone's history.
-        """
+        chunk: str | None = None,
+    ) -> tuple[list[str], list[Any]]:
         key = self.job_key(job_id)
         now = submitted_at or time.time()
         record = {
@@ -250,6 +278,8 @@ class Registry:
             "eta": "" if eta is None else repr(eta),
             "by_admin": "1" if by_admin else "",
         }
+        if chunk:
+            record["chunk"] = chunk
         keys = [
             key,
             self.kwargs_key(job_id),
@@ -267,14 +297,29 @@ class Registry:
                            "0" if owner == SYSTEM_OWNER else "1", str(self.kwargs_ttl)]
         for name, value in record.items():
             args.extend([name, value])
-        return bool(self._create(keys=keys, args=args))
+        return keys, args
 
-    def transition(self, job_id: str, state: str, force: bool = False, **fields: Any) -> bool:
-        """Move a job to `state` and set `fields`; finished jobs only move when forced."""
-        return self.move(job_id, state, force, **fields) == 1
+    def transition(
+        self, job_id: str, state: str, force: bool = False, discard: Iterable[str] = (),
+        **fields: Any,
+    ) -> bool:
+        """Move a job to `state` and set `fields`; finished jobs only move when forced.
+
+        The keys in `discard` are deleted in the same step whether or not the job moves.
+        """
+        return self._move(job_id, state, force, discard, fields)[0] == 1
 
     def move(self, job_id: str, state: str, force: bool = False, **fields: Any) -> int:
         """Like `transition`: 1 moved, 0 refused because the job has finished, -1 no record."""
+        return self._move(job_id, state, force, (), fields)[0]
+
+    def start(self, job_id: str, **fields: Any) -> tuple[int, int, int]:
+        """Move a job to STARTED: (moved as `move` says, attempts, lost deliveries) at once."""
+        return self._move(job_id, "STARTED", False, (), fields)
+
+    def _move(
+        self, job_id: str, state: str, force: bool, discard: Iterable[str], fields: dict[str, Any]
+    ) -> tuple[int, int, int]:
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
         fields.setdefault("updated_at", time.time())
@@ -282,8 +327,11 @@ class Registry:
         for name, value in fields.items():
             args.extend([name, self._field(name, value)])
         keys = [self.job_key(job_id), self.dead_letters_key, self.done_key(job_id),
-                self.children_key(job_id), *self._state_keys()]
-        return int(self._transition(keys=keys, args=args))
+                self.children_key(job_id), *self._state_keys(), *discard]
+        answer = self._transition(keys=keys, args=args)
+        if isinstance(answer, list):
+            return int(answer[0]), int(answer[1]), int(answer[2])
+        return int(answer), 0, 0
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set fields of an existing record without changing its state."""
@@ -395,6 +443,24 @@ class Registry:
             record = self.get(job_id)
             if record is None or record["state"] in TERMINAL:
                 return record
+
+    def owner_and_end(self, job_id: str) -> tuple[str | None, dict[str, Any] | None]:
+        """The job's owner (None: no such job), and its record once it has finished, at once.
+
+        The end is the snapshot the finishing transition left, else the record itself when it
+        is terminal (a snapshot expires); None while the job has not finished.
+        """
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.job_key(job_id), "owner", "state")
+            pipe.lindex(self.done_key(job_id), 0)
+            (owner, state), snapshot = pipe.execute()
+        if snapshot:
+            data = json.loads(snapshot)
+            children = data["children"] if isinstance(data["children"], list) else []
+            return owner, {**self._decode(data["record"]), "children": children}
+        if state in TERMINAL:
+            return owner, self.get(job_id)
+        return owner, None
 
     def kwargs(self, job_id: str) -> dict[str, Any]:
         raw = self.redis.get(self.kwargs_key(job_id))
@@ -537,7 +603,7 @@ class Registry:
         record["attempts"] = record["attempts"] or 0
         record["lost"] = record["lost"] or 0
         record["title"] = title_of(record.get("kind") or "", record.get("params"))
-        for name in ("parent", "retry_of", "retried_by", "error", "traceback", "eta"):
+        for name in ("parent", "retry_of", "retried_by", "error", "traceback", "eta", "chunk"):
             record[name] = record.get(name) or None
         record.setdefault("outputs", [])
         record.setdefault("result", None)

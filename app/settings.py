@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     scratch_dir: Path = PROJECT_ROOT / "var" / "scratch"
     max_upload_mb: int = Field(default=100, ge=1)
     max_inflated_mb: int = Field(default=200, ge=1)
+    # Most files of a batch one Celery task runs in turn (app.office.batch.plan_chunks); 1 gives
+    # every file a task of its own, as batches ran before chunks.
+    batch_files_per_chunk: int = Field(default=50, ge=1)
     # Rows a report may read from one table: past this, pandas' memory use would sink a worker.
     max_table_rows: int = Field(default=1_000_000, ge=1)
     retention_days: int = Field(default=30, ge=1)

@@ -230,12 +230,10 @@ def _free_key(folder: str, name: str) -> str:
     listed = [blob.key for blob in store().list(folder + "/")]
     # A name is taken by a file, or by a folder of files (a batch's outputs per input).
     taken = {key.removeprefix(folder + "/").split("/", 1)[0] for key in listed}
-    safe = safe_filename(name)
-    candidate, counter = f"{folder}/{safe}", 2
-    while candidate.rsplit("/", 1)[1] in taken or (root() / candidate).exists():
-        candidate = f"{folder}/{_with_counter(safe, counter)}"
-        counter += 1
-    return candidate
+    local = root() / folder
+    if local.is_dir():
+        taken |= {path.name for path in local.iterdir()}
+    return f"{folder}/{_free_name(safe_filename(name), taken)}"
 
 
 def temp_dir() -> Path:
@@ -425,6 +423,9 @@ def job_files(job_id: str, area: str = "") -> list[blobs.Blob]:
 
 
 def has_files(job_id: str) -> bool:
+    """True while the store holds any file of the job."""
+    if store().local:  # a folder emptied of its last file is removed (FolderStore.delete)
+        return job_dir(job_id).is_dir()
     return bool(job_files(job_id))
 
 
@@ -449,16 +450,35 @@ def zip_outputs(job_id: str) -> bytes:
     return buffer.getvalue()
 
 
-def copy_outputs(source_job: str, target_job: str, folder: str) -> list[str]:
-    """Copy a job's outputs into a fresh folder among another job's outputs; their names."""
-    outputs = list_outputs(source_job)
-    if not outputs:
-        return []
-    prefix = _free_key(f"jobs/{check_job_id(target_job)}/out", folder)
-    named = prefix.removeprefix(f"jobs/{target_job}/out/")
-    for output in outputs:
-        store().copy(output["path"], f"{prefix}/{output['name']}")
-    return [f"{named}/{output['name']}" for output in outputs]
+def gather_outputs(target_job: str, sources: list[tuple[str, str]]) -> list[list[str]]:
+    """Copy each (job id, folder)'s outputs into a fresh folder among `target_job`'s outputs.
+
+    Returns each source's copied names ("<folder>/<output>"), in order; a batch gathers its
+    files' outputs this way for one zip. The target folder is listed once, not per source.
+    """
+    base = f"jobs/{check_job_id(target_job)}/out"
+    taken = {blob.key.removeprefix(base + "/").split("/", 1)[0]
+             for blob in store().list(base + "/")}
+    gathered = []
+    for source_job, folder in sources:
+        prefix = f"jobs/{check_job_id(source_job)}/out/"
+        outputs = [blob.key.removeprefix(prefix) for blob in store().list(prefix)]
+        if not outputs:
+            gathered.append([])
+            continue
+        named = _free_name(safe_filename(folder), taken)
+        taken.add(named)
+        for name in outputs:
+            store().copy(prefix + name, f"{base}/{named}/{name}")
+        gathered.append([f"{named}/{name}" for name in outputs])
+    return gathered
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    candidate, counter = name, 2
+    while candidate in taken:
+        candidate, counter = _with_counter(name, counter), counter + 1
+    return candidate
 
 
 def delete_outputs(job_id: str) -> None:

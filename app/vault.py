@@ -54,8 +54,12 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret).digest()))
 
 
-def _vault_key(job_id: str) -> str:
+def key(job_id: str) -> str:
+    """The Redis key holding a job's secrets: deleting it forgets them (see `forget`)."""
     return f"{get_settings().registry_prefix}:vault:{job_id}"
+
+
+_vault_key = key
 
 
 def ttl() -> int:

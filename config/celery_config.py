@@ -141,15 +141,22 @@ def make_celery() -> Celery:
         result_accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        task_track_started=True,
+        # The registry records STARTED (JobTask); a STARTED result in the backend, one more
+        # write per task, was read by nothing.
+        task_track_started=False,
         task_default_priority=DEFAULT_PRIORITY,
         task_inherit_parent_priority=True,
         task_annotations=[QueueTimeLimits(settings.visibility_timeout)],
         result_extended=False,  # nothing reads args or kwargs back from the result backend
         result_expires=settings.result_expires,
+        # One at a time unless the worker's plan says otherwise (app.runtime.processes: queues of
+        # short tasks prefetch more, with --prefetch-multiplier).
         worker_prefetch_multiplier=1,
+        # Flower's task list and metrics are built from the workers' task events: they stay.
+        # The publisher's task-sent event was a fifth round trip on every submit; Flower lists a
+        # job from the worker's task-received instead, and queued jobs are the registry's.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import mimetypes
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -226,7 +227,11 @@ def _multipart(subtype: str, parts: list[Message]) -> MIMEMultipart:
     for part in parts:
         # Only the top level needs MIME-Version; the legacy classes stamp it on every part.
         del part["MIME-Version"]
-    return MIMEMultipart(subtype, _subparts=parts)
+    # Our own boundary: without one, the generator draws one and compiles a regex per message to
+    # prove the body does not hold it, a third of a bulk send's CPU. "=_" cannot occur in the
+    # quoted-printable and base64 bodies this module writes, and 128 random bits keep nested
+    # boundaries apart.
+    return MIMEMultipart(subtype, boundary=f"=_nexus_{secrets.token_hex(16)}", _subparts=parts)
 
 
 def _with_attachments(

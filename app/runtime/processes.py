@@ -23,18 +23,29 @@ APP = "config.celery_config"
 class WorkerPlan:
     pool: str
     concurrency: int
+    # Messages each pool slot reserves ahead (worker_prefetch_multiplier). Reserved messages
+    # wait for this worker even when another is idle, and skip ahead of more urgent ones sent
+    # later; that only pays off where tasks are short.
+    prefetch: int = 1
 
 
 def worker_plans() -> dict[str, WorkerPlan]:
-    """Pool and concurrency per queue: CPU-bound work on processes, I/O-bound on threads."""
+    """Pool, concurrency and prefetch per queue: CPU-bound work on processes, I/O on threads.
+
+    Long CPU queues reserve nothing ahead, so a long job never holds a short one hostage;
+    queues of short tasks (maintenance's pings and sweeps, single sends) prefetch like Celery's
+    default, and save a broker round trip per task.
+    """
     cpus = os.cpu_count() or 2
     return {
         "files": WorkerPlan("prefork", max(2, cpus)),
         "reports": WorkerPlan("prefork", 2),
-        "email": WorkerPlan("threads", 8),
+        # Single sends are short, but bulk sends share the queue: two each keeps the next send
+        # in hand without parking a backlog of long bulk jobs on one replica.
+        "email": WorkerPlan("threads", 8, prefetch=2),
         "ai": WorkerPlan("threads", 8),
         "ocr": WorkerPlan("prefork", get_settings().ocr_concurrency),
-        "maintenance": WorkerPlan("prefork", 1),
+        "maintenance": WorkerPlan("prefork", 1, prefetch=4),
     }
 
 
@@ -53,6 +64,7 @@ def worker_command(queue: str) -> list[str]:
         "-n", f"{queue}@%h",
         "-P", plan.pool,
         "-c", str(plan.concurrency),
+        "--prefetch-multiplier", str(plan.prefetch),
         "-E",
         "--statedb", str(state_dir / f"worker-{queue}.db"),
         "-l", "INFO",

@@ -121,9 +121,8 @@ class JobTask(Task):
         if self.request.called_directly:
             return self.run(*args, **kwargs)
         registry = get_registry()
-        started = through_outage(lambda: registry.move(
+        started, attempts, lost = through_outage(lambda: registry.start(
             self.job_id,
-            "STARTED",
             started_at=time.time(),
             retries=self.request.retries or 0,
             worker=self.request.hostname or socket.gethostname(),
@@ -135,29 +134,26 @@ class JobTask(Task):
         self._last_progress = 0.0
         # The message carries references; the task's signature gets the values they stand for.
         kwargs = params.unpack(self.job_id, kwargs)
-        self._begin_attempt(registry, kwargs)
+        self._begin_attempt(attempts, lost, kwargs)
         self.check_owned_inputs(kwargs)
         result = self._run_classified(*args, **kwargs)
         # Held through a Redis outage: work that is done must be recorded as done, not failed.
         return through_outage(lambda: self._finish(registry, result), what="the job's success")
 
-    def _begin_attempt(self, registry: Any, kwargs: dict[str, Any]) -> None:
+    def _begin_attempt(self, attempts: int, lost: int, kwargs: dict[str, Any]) -> None:
         """Set aside a job whose worker died too often; empty what an earlier attempt wrote.
 
-        A delivery after a dead worker (or a retry) would otherwise write beside the files of
-        the attempt that never finished, and the record would list both runs' outputs.
+        `attempts` and `lost` are the record's counts as this delivery started it. A delivery
+        after a dead worker (or a retry) would otherwise write beside the files of the attempt
+        that never finished, and the record would list both runs' outputs.
         """
-        attempts, lost = through_outage(lambda: registry.redis.hmget(
-            registry.job_key(self.job_id), "attempts", "lost"))
-        lost_count = int(lost or 0)
-        limit = get_settings().worker_loss_limit
-        if lost_count >= limit:
+        if lost >= get_settings().worker_loss_limit:
             what = "file" if _named_inputs(kwargs)[0] else "job"
             raise PermanentError(
-                f"This {what} made the worker stop {lost_count} times; it was set aside."
+                f"This {what} made the worker stop {lost} times; it was set aside."
                 + _memory_note()
             )
-        if int(attempts or 0) > 1:
+        if attempts > 1:
             storage.delete_outputs(self.job_id)
 
     def _finish(self, registry: Any, result: Any) -> Any:
@@ -166,12 +162,13 @@ class JobTask(Task):
         # job with no folder has never had a byte counted, so there is nothing to settle.
         if storage.has_files(self.job_id):
             quotas.settle(self.job_id)
-        # Unconditionally: a batch's callback ends a job whose secrets its first message carried.
-        vault.forget(self.job_id)  # the work is done: its secrets go before anyone is woken
         # Recorded before Celery stores the result, so whoever the result wakes sees SUCCESS.
+        # Its secrets go in the same step, before anyone is woken; unconditionally: a batch's
+        # callback ends a job whose secrets its first message carried.
         succeeded = registry.transition(
             self.job_id,
             "SUCCESS",
+            discard=[vault.key(self.job_id)],
             finished_at=time.time(),
             result=result,
             outputs=storage.list_outputs(self.job_id),

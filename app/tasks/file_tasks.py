@@ -4,16 +4,17 @@ Each task resolves its storage refs, calls `runner.process_files` with the job's
 and its progress, and returns the summary. A refused file raises PermanentError, so the job
 fails at once with the sentence and is never retried.
 
-`batch_process_files` fans out one child job per file as a Celery chord and replaces itself
-with it: the chord's callback runs under the batch's own job id, so the batch job ends when
-its last child does, with a per-file result, whether the children succeeded or failed.
+`batch_process_files` gives every file a child job of its own and runs those jobs in chunks
+(app.tasks.chunks): many small files per Celery task, a large one alone, sized by
+`batch.plan_chunks`. It replaces itself with a chord of the chunks: the chord's callback runs
+under the batch's own job id, so the batch job ends when its last chunk does, with a per-file
+result read from the children's records, whether they succeeded or failed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from app.connection import get_registry
 from app.errors import PermanentError
 from app.office import batch, runner
 from app.office.outputs import fit_summary
-from app.tasks import params
+from app.registry import TERMINAL
+from app.settings import get_settings
+from app.tasks import chunks, params, recording
 from app.tasks.base import JobTask
-from config.celery_config import celery_app
+from config.celery_config import celery_app, queue_for_module
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +72,23 @@ def run_files(
 def _after_child(task: JobTask) -> None:
     """Count this job as done on the batch it belongs to: one atomic counter, O(1) per file.
 
-    Progress is informational: a Redis hiccup here is logged, never allowed to fail the file.
+    A job carried in a chunk is counted by its chunk, a few at a time (count_on_batch).
     """
     parent = task.request.parent_id
-    if not parent or task.request.called_directly:
+    if not parent or task.request.called_directly or getattr(task.request, "carried", False):
         return
+    count_on_batch(parent, 1)
+
+
+def count_on_batch(batch_id: str, ended: int) -> None:
+    """Add `ended` files to the batch's progress; a Redis hiccup is only logged."""
     try:
-        _count_on_batch(parent)
+        _count_on_batch(batch_id, ended)
     except redis.RedisError:
-        log.warning("Could not update the progress of batch %s", parent, exc_info=True)
+        log.warning("Could not update the progress of batch %s", batch_id, exc_info=True)
 
 
-def _count_on_batch(batch_id: str) -> None:
+def _count_on_batch(batch_id: str, ended: int) -> None:
     registry = get_registry()
     kind, progress = registry.redis.hmget(registry.job_key(batch_id), "kind", "progress")
     if kind != BATCH_KIND:
@@ -88,7 +96,7 @@ def _count_on_batch(batch_id: str) -> None:
     total = json.loads(progress or "{}").get("total") or 0
     counter = f"{registry.prefix}:batch-done:{batch_id}"
     with registry.redis.pipeline() as pipe:
-        pipe.incr(counter)
+        pipe.incrby(counter, ended)
         pipe.expire(counter, BATCH_COUNTER_TTL)
         done = min(pipe.execute()[0], total)
     registry.set_progress(batch_id, done, total, f"{done} of {total} files done")
@@ -174,7 +182,7 @@ def batch_process_files(
     options: dict[str, Any] | None = None,
     password: str | None = None,
 ) -> dict[str, Any]:
-    """Many files of any type in parallel, one child job each; one bad file fails alone.
+    """Many files of any type in parallel chunks, one child job each; one bad file fails alone.
 
     `operations` is a list shared by all files (each runs what its type offers) or a dict
     from type ('docx', 'xlsx', 'pptx', 'pdf', 'image') to a list; `options` likewise is one
@@ -182,50 +190,92 @@ def batch_process_files(
     """
     if not files:
         raise PermanentError("Choose at least one file.")
-    children, plan = [], []
-    for ref in files:
+    plan, carried, costs = [], [], []
+    for index, ref in enumerate(files):
         family, entry = batch.plan_entry(self.input_path(ref), name_of(ref), ref.get("type", ""))
         plan.append(entry)
         if family is None:
             continue
-        entry["job_id"] = child_id = str(uuid.uuid4())
+        entry["job_id"] = child_id = batch.child_id(self.job_id, index)
         # Packed for the child: its message carries no password (nor a new one in options).
         secrets = params.pack(child_id, {"options": batch.child_options(family, options),
                                          "password": password})
-        children.append(
-            TASKS_BY_FAMILY[family].si(
-                files=[ref],
-                operations=batch.child_operations(family, operations),
-                options=secrets["options"],
-                password=secrets["password"],
-            ).set(task_id=child_id)
-        )
-    self.progress(0, len(children), f"Processing {len(children)} file(s) in parallel")
-    if not children:
+        carried.append({"job_id": child_id, "type": family, "name": TASKS_BY_FAMILY[family].name,
+                        "kwargs": {"files": [ref], "operations": batch.child_operations(
+                            family, operations), **secrets}})
+        costs.append(batch.expected_seconds(family, ref.get("size")))
+    # Before any child is recorded: a batch cancelled by now leaves no child waiting forever.
+    self.progress(0, len(carried), f"Processing {len(carried)} file(s) in parallel")
+    header = _chunk_signatures(self, carried, costs)
+    if not header:
         return fit_summary(batch.summary(plan), MAX_RESULT_CHARS)
-    # The callback and the error callback both run as this job: whichever way the children
+    # The callback and the error callback both run as this job: whichever way the chunks
     # end, the batch job records the per-file outcome. The callback is immutable so the
-    # children's results are not copied into its message; it reads them from the backend.
+    # chunks' results are not copied into its message; it reads the children's records.
     callback = finish_file_batch.si(plan=plan).set(task_id=self.job_id)
     callback.link_error(finish_file_batch.s(plan=plan).set(task_id=self.job_id))
-    return self.replace(chord(children, callback))
+    return self.replace(chord(header, callback))
+
+
+def _chunk_signatures(task: JobTask, carried: list[dict], costs: list[float]) -> list:
+    """One signature per chunk of the carried jobs, whose records are made here, unpublished."""
+    header = []
+    limit = get_settings().batch_files_per_chunk
+    for number, members in enumerate(batch.plan_chunks(costs, max_files=limit)):
+        jobs = [carried[i] for i in members]
+        # A file alone lends its chunk its id: cancelling it then stops its worker process,
+        # as cancelling any running job does. Several small files stop at their next step.
+        chunk_id = jobs[0]["job_id"] if len(jobs) == 1 else batch.chunk_id(task.job_id, number)
+        for job in jobs:
+            job["chunk"] = chunk_id
+        header.append(run_file_chunk.si(
+            batch_id=task.job_id,
+            jobs=[{key: job[key] for key in ("job_id", "type", "kwargs")} for job in jobs],
+        ).set(task_id=chunk_id))
+    priority = (task.request.delivery_info or {}).get("priority")
+    recording.record_carried(task.job_id, carried, queue=queue_for_module(__name__) or "files",
+                             priority=priority)
+    return header
+
+
+@celery_app.task(bind=True, internal=True)
+def run_file_chunk(self: Any, batch_id: str, jobs: list[dict]) -> dict[str, Any]:
+    """Run a chunk of a batch's files, each as its own child job; a carrier with no record."""
+    return chunks.run(self, batch_id, jobs, TASKS_BY_FAMILY,
+                      count=lambda ended: count_on_batch(batch_id, ended))
+
+
+recording.CARRIERS.add(run_file_chunk.name)
 
 
 @celery_app.task(bind=True, base=JobTask, internal=True)
 def finish_file_batch(self: JobTask, outcome: Any = None, *, plan: list[dict]) -> dict[str, Any]:
-    """The end of a batch, run under the batch's own id once every child has finished."""
+    """The end of a batch, run under the batch's own id once every chunk has finished."""
+    ids = [entry["job_id"] for entry in plan if "job_id" in entry]
+    records = _records(ids)
+    # A file its chunk never reached (the chunk ran out of time, or was discarded) ends here.
+    unfinished = [job_id for job_id in ids if records.get(job_id, {}).get("state") not in TERMINAL]
+    for job_id in unfinished:
+        recording.end_unfinished(job_id, batch.UNFINISHED)
+    records.update(_records(unfinished))
     for entry in plan:
         if "job_id" in entry:
-            # The result backend has each child's end: it is written before the chord completes.
-            result = self.app.AsyncResult(entry["job_id"])
-            entry.update(batch.child_outcome(result.state, result.result))
-            _gather_outputs(self.job_id, entry)
+            record = records.get(entry["job_id"]) or {}
+            entry.update(batch.child_outcome(record.get("state"), record.get("result"),
+                                             record.get("error")))
+    _gather_outputs(self.job_id, plan)
     self.progress(len(plan), len(plan), "Done")
     return fit_summary(batch.summary(plan), MAX_RESULT_CHARS)
 
 
-def _gather_outputs(batch_id: str, entry: dict) -> None:
-    """Copy a child's outputs into the batch folder, under the file's name, for one zip."""
-    names = storage.copy_outputs(entry["job_id"], batch_id, entry["file"])
-    if names:
-        entry["outputs"] = names
+def _records(job_ids: list[str]) -> dict[str, dict]:
+    return {record["id"]: record for record in get_registry().get_many(job_ids)} if job_ids else {}
+
+
+def _gather_outputs(batch_id: str, plan: list[dict]) -> None:
+    """Copy each file's outputs into the batch folder, under the file's name, for one zip."""
+    children = [entry for entry in plan if "job_id" in entry]
+    gathered = storage.gather_outputs(batch_id, [(e["job_id"], e["file"]) for e in children])
+    for entry, names in zip(children, gathered, strict=True):
+        if names:
+            entry["outputs"] = names

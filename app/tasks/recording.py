@@ -21,7 +21,7 @@ from celery.exceptions import TimeLimitExceeded, WorkerLostError
 from app import quotas, storage, vault
 from app.auth import SYSTEM_OWNER
 from app.connection import get_registry, through_outage
-from app.errors import JobCancelled, JobError
+from app.errors import JobCancelled, JobError, PermanentError
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,17 @@ TASK_PREFIX = "app.tasks."
 OWNER_HEADER = "nexus_owner"
 ADMIN_HEADER = "nexus_admin"
 RETRY_OF_HEADER = "nexus_retry_of"
+# Set by a publisher that wrote the job's record itself, ahead of the message (a bulk submit).
+RECORDED_HEADER = "nexus_recorded"
+
+
+# Tasks that only carry other jobs (a chunk of a batch's files): they have no record of their
+# own, and each job they carry records itself as it runs (app.tasks.chunks).
+CARRIERS: set[str] = set()
 
 
 def is_job(name: str | None) -> bool:
-    return bool(name) and name.startswith(TASK_PREFIX)
+    return bool(name) and name.startswith(TASK_PREFIX) and name not in CARRIERS
 
 
 def kind_of(name: str) -> str:
@@ -73,7 +80,7 @@ def _safely(handler, hold: bool = True):
 @partial(_safely, hold=False)
 def record_published(sender=None, body=None, headers=None, routing_key=None, properties=None,
                      **_: Any) -> None:
-    if not is_job(sender) or not headers:
+    if not is_job(sender) or not headers or headers.get(RECORDED_HEADER):
         return
     kwargs = body[1] if isinstance(body, (list, tuple)) and len(body) > 1 else {}
     parent = headers.get("parent_id") or None
@@ -119,11 +126,51 @@ def record_retry(sender=None, request=None, reason=None, **_: Any) -> None:
     )
 
 
+def record_carried(
+    parent_id: str, jobs: list[dict[str, Any]], *, queue: str, priority: int | None = None
+) -> int:
+    """Record, as submitted, jobs that a carrier task will run; each is the parent's child.
+
+    `jobs` holds each job's `job_id`, task `name`, `kwargs` and `chunk` (its carrier's id).
+    Publishing records a job whose own message is sent; these ride in a carrier's message,
+    so they are recorded here instead, in one round trip, owned as their parent is.
+    """
+    registry = get_registry()
+    owner = registry.redis.hget(registry.job_key(parent_id), "owner") or SYSTEM_OWNER
+    return registry.create_many([
+        {"job_id": job["job_id"], "kind": kind_of(job["name"]), "name": job["name"],
+         "queue": queue, "owner": owner, "params": job["kwargs"], "priority": priority,
+         "parent": parent_id, "chunk": job.get("chunk")}
+        for job in jobs
+    ])
+
+
+def end_unfinished(job_id: str, sentence: str) -> bool:
+    """End as FAILURE a job whose carrier stopped before it: False when it had already ended."""
+    if get_registry().state(job_id) in ("SUCCESS", "FAILURE", "REVOKED", None):
+        return False
+    _fail(job_id, PermanentError(sentence), None)
+    return True
+
+
+def end_cancelled(job_id: str, sentence: str) -> bool:
+    """End as REVOKED a job that never started because its batch was cancelled."""
+    vault.forget(job_id)
+    registry = get_registry()
+    moved = registry.transition(job_id, "REVOKED", finished_at=time.time(), error=sentence)
+    registry.mark_stopped(job_id)
+    return moved
+
+
 @signals.task_failure.connect
 @_safely
 def record_failure(sender=None, task_id=None, exception=None, einfo=None, **_: Any) -> None:
     if not is_job(getattr(sender, "name", None)):
         return
+    _fail(task_id, exception, einfo)
+
+
+def _fail(task_id: str, exception: BaseException, einfo: Any) -> None:
     vault.forget(task_id)  # the job has ended, cancelled or failed: its secrets go
     registry = get_registry()
     registry.mark_stopped(task_id)  # a cancelled job that stopped, early or by failing

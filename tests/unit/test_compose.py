@@ -38,6 +38,7 @@ def test_one_scalable_worker_service_per_queue() -> None:
         command = service["command"]
         assert f"-Q {queue} " in command
         assert f"-P {worker_plans()[queue].pool} " in command
+        assert f"--prefetch-multiplier {worker_plans()[queue].prefetch} " in command
         assert "-E" in command.split() and "%h" in command  # events on, per-replica state db
     assert not any("container_name" in s for s in SERVICES.values())
 

@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from app.runtime.processes import worker_plans
 from app.settings import QUEUES
 from config.celery_config import HARD_TIME_LIMITS
 
@@ -221,6 +222,9 @@ def test_every_queue_has_a_worker_that_reads_only_that_queue() -> None:
         assert command[command.index("-Q") + 1] == queue
         # An explicit -c: os.cpu_count() in a pod is the node's, not the CPU limit.
         assert "-c" in command and "-E" in command
+        # The queue's own prefetch, as `make run` and compose use (app.runtime.processes).
+        prefetch = command[command.index("--prefetch-multiplier") + 1]
+        assert prefetch == str(worker_plans()[queue].prefetch)
         resources = _container(deployment)["resources"]
         assert {"cpu", "memory"} <= set(resources["requests"]) & set(resources["limits"])
         # KEDA owns the replica count; a `replicas` here would be reset by every apply.

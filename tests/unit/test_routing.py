@@ -42,9 +42,11 @@ def test_reliability_settings() -> None:
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
-    # Extended results would copy kwargs into celery-task-meta-*: nothing reads them back.
-    assert conf.task_track_started and not conf.result_extended
-    assert conf.worker_send_task_events and conf.task_send_sent_event
+    # Extended results would copy kwargs into celery-task-meta-*, and a STARTED result would
+    # repeat what the registry records: nothing reads either back.
+    assert not conf.task_track_started and not conf.result_extended
+    assert conf.worker_send_task_events  # Flower's task list and metrics come from the events
+    assert not conf.task_send_sent_event  # a round trip per submit; Flower has task-received
     assert conf.broker_transport_options["priority_steps"] == list(range(10))
 
 

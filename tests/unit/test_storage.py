@@ -107,8 +107,11 @@ def test_a_batch_gathers_outputs_into_folders_and_deletion_leaves_nothing(
     with storage.scratch("child-1"):
         storage.output_path("child-1", "page.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     storage.save_upload("batch-1", "scan.pdf", b"%PDF-1.7\n")
-    assert storage.copy_outputs("child-1", "batch-1", "scan.pdf") == ["scan.pdf/page.png"]
-    assert storage.copy_outputs("child-1", "batch-1", "scan.pdf") == ["scan (2).pdf/page.png"]
+    assert storage.gather_outputs("batch-1", [("child-1", "scan.pdf"), ("child-1", "scan.pdf"),
+                                              ("nothing-1", "empty.pdf")]) == [
+        ["scan.pdf/page.png"], ["scan (2).pdf/page.png"], []]
+    assert storage.gather_outputs("batch-1", [("child-1", "scan.pdf")]) == [
+        ["scan (3).pdf/page.png"]]
     assert storage.read_bytes("jobs/batch-1/out/scan.pdf/page.png").startswith(b"\x89PNG")
     assert set(storage.stored_jobs()) >= {"child-1", "batch-1"}
     storage.delete_job_files("batch-1")
