@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 # Debian packages some parts need; scripts/ensure_packages.sh installs what is missing (root).
 BROWSER_PACKAGES := chromium fonts-liberation fonts-noto-color-emoji
 DOCUMENT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra \
-	ghostscript unpaper libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+	ghostscript unpaper libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
+	python3-uno
 ENSURE := sh scripts/ensure_packages.sh
 
 .PHONY: install run test lint bench soak workers clean
